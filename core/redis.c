@@ -1,0 +1,94 @@
+/* Redis connections from URLs, and pipelined reply draining. See redis.h. */
+#include "redis.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+redisContext *sj_redis_connect(const char *url, int timeout_ms, char *errstr,
+                               size_t errstr_size)
+{
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    char host[256] = "";
+    int port = 6379;
+    long db = 0;
+    redisContext *rc = NULL;
+    if (!strncmp(url, "unix:", 5)) {
+        const char *path = url + 5;
+        const char *q = strstr(path, "?db=");
+        size_t n = q ? (size_t)(q - path) : strlen(path);
+        if (n == 0 || n >= sizeof host) goto bad;
+        memcpy(host, path, n);
+        host[n] = '\0';
+        int64_t v;
+        if (q && (sj_parse_i64(q + 4, &v) != SJ_OK || v < 0 || v > 15)) goto bad;
+        if (q) db = (long)v;
+        rc = redisConnectUnixWithTimeout(host, tv);
+    } else if (!strncmp(url, "redis://", 8)) {
+        const char *h = url + 8;
+        const char *colon = strchr(h, ':'), *slash = strchr(h, '/');
+        const char *hend = colon ? colon : slash ? slash : h + strlen(h);
+        if (hend == h || (size_t)(hend - h) >= sizeof host) goto bad;
+        memcpy(host, h, (size_t)(hend - h));
+        host[hend - h] = '\0';
+        if (colon) {
+            const char *pend = slash ? slash : colon + strlen(colon);
+            uint64_t p;
+            if (sj_parse_u64(colon + 1, (size_t)(pend - colon - 1), &p) != SJ_OK || p == 0 ||
+                p > 65535)
+                goto bad;
+            port = (int)p;
+        }
+        if (slash && slash[1]) {
+            int64_t v;
+            if (sj_parse_i64(slash + 1, &v) != SJ_OK || v < 0 || v > 15) goto bad;
+            db = (long)v;
+        }
+        rc = redisConnectWithTimeout(host, port, tv);
+    } else {
+        goto bad;
+    }
+    if (!rc || rc->err) {
+        sj_seterr(errstr, errstr_size, "redis %s: cannot connect: %s", url,
+                  rc ? rc->errstr : "out of memory");
+        if (rc) redisFree(rc);
+        return NULL;
+    }
+    redisSetTimeout(rc, tv);
+    if (db != 0) {
+        redisReply *r = redisCommand(rc, "SELECT %ld", db);
+        bool ok = r && r->type != REDIS_REPLY_ERROR;
+        if (r) freeReplyObject(r);
+        if (!ok) {
+            sj_seterr(errstr, errstr_size, "redis %s: SELECT %ld failed", url, db);
+            redisFree(rc);
+            return NULL;
+        }
+    }
+    return rc;
+bad:
+    sj_seterr(errstr, errstr_size,
+              "redis.url \"%s\" is not redis://host:port[/db] or unix:/path[?db=N]", url);
+    return NULL;
+}
+
+sj_status_t sj_redis_drain(redisContext *rc, size_t n, char *errstr, size_t errstr_size)
+{
+    sj_status_t st = SJ_OK;
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(rc, &reply) != REDIS_OK) {
+            sj_seterr(errstr, errstr_size, "redis: %s", rc->errstr);
+            return SJ_ERR_IO;
+        }
+        redisReply *r = reply;
+        if (r->type == REDIS_REPLY_ERROR && st == SJ_OK) {
+            sj_seterr(errstr, errstr_size, "redis: %s", r->str);
+            st = SJ_ERR;
+        }
+        freeReplyObject(r);
+    }
+    return st;
+}

@@ -138,9 +138,10 @@ static sj_status_t scan_container(scan_t *sc, bool object)
     }
     for (;;) {
         sj_jval_t v;
+        skip_ws(sc);
+        if (sc->p >= sc->end) return fail(sc, open, object ? "unclosed object" : "unclosed array");
         if (object) {
-            skip_ws(sc);
-            if (sc->p >= sc->end || *sc->p != '"')
+            if (*sc->p != '"')
                 return fail(sc, sc->p, "object member name (a string) expected");
             sj_status_t st = scan_string(sc);
             if (st != SJ_OK) return st;

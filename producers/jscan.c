@@ -1,6 +1,7 @@
 /* Strict JSON scanner (RFC 8259) without allocation. See jscan.h. */
 #include "jscan.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "core/text.h"
@@ -239,22 +240,35 @@ static const char *skip_ws_to(const char *p, const char *end)
     return p;
 }
 
+/* Returns the end of the already-validated string starting at p: the byte
+ * after its closing quote, the first quote not escaped by an odd number of
+ * backslashes. memchr does the scanning. */
+static const char *string_end(const char *p, const char *end)
+{
+    const char *q = p + 1;
+    for (;;) {
+        q = memchr(q, '"', (size_t)(end - q));
+        if (!q) return end;
+        size_t bs = 0;
+        while (q - bs > p + 1 && q[-1 - (ptrdiff_t)bs] == '\\') bs++;
+        if (bs % 2 == 0) return q + 1;
+        q++;
+    }
+}
+
 /* Returns the end of the already-validated value starting at p. */
 static const char *value_end(const char *p, const char *end, sj_json_type_t *type)
 {
     if (*p == '"') {
         *type = SJ_JSON_STRING;
-        for (p++; *p != '"'; p++)
-            if (*p == '\\') p++;
-        return p + 1;
+        return string_end(p, end);
     }
     if (*p == '{' || *p == '[') {
         *type = *p == '{' ? SJ_JSON_OBJECT : SJ_JSON_ARRAY;
         unsigned depth = 0;
         for (; p < end; p++) {
             if (*p == '"') {
-                for (p++; *p != '"'; p++)
-                    if (*p == '\\') p++;
+                p = string_end(p, end) - 1;
             } else if (*p == '{' || *p == '[') {
                 depth++;
             } else if (*p == '}' || *p == ']') {

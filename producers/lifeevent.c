@@ -153,6 +153,7 @@ static const char *json_type_name(sj_json_type_t t)
 /* Collects an object's members, refusing duplicates and oversize names. */
 typedef struct {
     sj_jval_t key, val;
+    size_t len;
     char name[64];
 } member_t;
 
@@ -166,11 +167,11 @@ static sj_status_t members(const sj_jval_t *obj, member_t *m, size_t *count, con
     while (sj_jiter_next(&it, &k, &v)) {
         if (n == SJ_EVENT_MAX_MEMBERS)
             return refuse(why, where, "more than %d members", SJ_EVENT_MAX_MEMBERS);
-        if (sj_jstr_decode(&k, m[n].name, sizeof m[n].name, NULL) != SJ_OK)
+        if (sj_jstr_decode(&k, m[n].name, sizeof m[n].name, &m[n].len) != SJ_OK)
             return refuse(why, where, "a member name is longer than %zu bytes",
                           sizeof m[n].name - 1);
         for (size_t i = 0; i < n; i++)
-            if (!strcmp(m[i].name, m[n].name))
+            if (m[i].len == m[n].len && !memcmp(m[i].name, m[n].name, m[n].len))
                 return refuse(why, where, "member \"%s\" appears twice", m[n].name);
         m[n].key = k;
         m[n].val = v;
@@ -199,9 +200,10 @@ static sj_status_t check_consents(const sj_jval_t *v, const char *field, sj_even
 
 static sj_status_t check_field(const field_def_t *f, const sj_jval_t *v, sj_event_problem_t *why)
 {
-    char field[80], s[512], problem[200] = "";
+    char field[80] = "data.", s[512], problem[200] = "";
     size_t len = 0;
-    snprintf(field, sizeof field, "data.%s", f->name);
+    size_t fl = strlen(f->name);
+    memcpy(field + 5, f->name, fl < sizeof field - 6 ? fl + 1 : sizeof field - 6);
     if (f->kind == F_CONSENTS) return check_consents(v, field, why);
     if (f->kind == F_INT) {
         uint64_t n;
@@ -253,7 +255,8 @@ static sj_status_t check_data(const sj_jval_t *data, const type_def_t *t, sj_eve
     for (size_t i = 0; i < n; i++) {
         const field_def_t *f = NULL;
         for (size_t k = 0; k < SJ_ARRAY_LEN(fields) && !f; k++)
-            if (!strcmp(fields[k].name, m[i].name)) f = &fields[k];
+            if (fields[k].name[0] == m[i].name[0] && !strcmp(fields[k].name, m[i].name))
+                f = &fields[k];
         if (!f) {
             char field[80];
             snprintf(field, sizeof field, "data.%s", m[i].name);

@@ -1,0 +1,540 @@
+/* Unit tests for the Mustache engine beyond the specification: escaping and
+ * value formatting, truthiness, every bound and error message (exact text,
+ * with line and column), template sets, indentation corner cases, and one
+ * compiled template rendered from several threads at once. */
+#include <jansson.h>
+#include <locale.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "templates/mustache.h"
+
+/* Renders src with data (JSON text, NULL for none) and partials given as
+ * alternating name, source strings ending with NULL; returns a malloc'd
+ * string, or NULL with *err filled. */
+static char *render_full(const char *src, const char *json, unsigned flags, size_t max,
+                         sj_tmpl_error_t *err, ...)
+{
+    json_t *data = NULL;
+    if (json) {
+        json_error_t jerr;
+        data = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!data) fail_msg("bad test JSON: %s", jerr.text);
+    }
+    sj_tmpl_set_t *set = sj_tmpl_set_new();
+    assert_non_null(set);
+    va_list ap;
+    va_start(ap, err);
+    const char *name;
+    while ((name = va_arg(ap, const char *)) != NULL) {
+        const char *p = va_arg(ap, const char *);
+        assert_int_equal(sj_tmpl_set_add(set, name, p, strlen(p), err), SJ_OK);
+    }
+    va_end(ap);
+    char *res = NULL;
+    sj_tmpl_t *t = sj_tmpl_compile("t", src, strlen(src), err);
+    if (t) {
+        sj_buf_t out;
+        sj_buf_init(&out, max);
+        if (sj_tmpl_render(t, set, data, flags, &out, err) == SJ_OK) {
+            res = sj_buf_detach(&out, NULL);
+        } else {
+            assert_int_not_equal(err->status, SJ_OK);
+            sj_buf_free(&out);
+        }
+        sj_tmpl_destroy(t);
+    }
+    sj_tmpl_set_destroy(set);
+    json_decref(data);
+    return res;
+}
+
+/* Renders and compares with the expected output. */
+static void check(const char *src, const char *json, const char *want)
+{
+    sj_tmpl_error_t err;
+    char *got = render_full(src, json, 0, 1 << 20, &err, NULL);
+    if (!got) fail_msg("%s", err.message);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* Compiles src as "t" and expects the exact error message. */
+static void check_compile_error(const char *src, size_t len, sj_status_t code,
+                                const char *want)
+{
+    sj_tmpl_error_t err;
+    sj_tmpl_t *t = sj_tmpl_compile("t", src, len, &err);
+    assert_null(t);
+    assert_int_equal(err.status, code);
+    assert_string_equal(err.message, want);
+}
+
+static void test_escaping(void **state)
+{
+    (void)state;
+    const char *data = "{\"x\":\"& < > \\\" ' / =\"}";
+    check("{{x}}", data, "&amp; &lt; &gt; &quot; ' / =");
+    check("{{{x}}}|{{&x}}", data, "& < > \" ' / =|& < > \" ' / =");
+    sj_tmpl_error_t err;
+    char *got = render_full("{{x}}", data, SJ_TMPL_NO_ESCAPE, 1 << 20, &err, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "& < > \" ' / =");
+    free(got);
+    /* Multi-byte text and NUL bytes pass through untouched. */
+    check("{{x}}", "{\"x\":\"caf\\u00e9 \\u20ac<\"}", "caf\xc3\xa9 \xe2\x82\xac&lt;");
+    got = render_full("[{{x}}]", "{\"x\":\"a\\u0000b\"}", 0, 1 << 20, &err, NULL);
+    assert_non_null(got);
+    assert_memory_equal(got, "[a\0b]", 6);
+    free(got);
+}
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    check("{{a}} {{b}} {{c}} {{d}}",
+          "{\"a\":85,\"b\":-7,\"c\":0,\"d\":-9223372036854775808}",
+          "85 -7 0 -9223372036854775808");
+    check("{{a}} {{b}} {{c}} {{d}}", "{\"a\":1.21,\"b\":1.0,\"c\":-0.0,\"d\":123456.789}",
+          "1.21 1 0 123456.789");
+    check("{{a}} {{b}} {{c}} {{d}}",
+          "{\"a\":1e21,\"b\":1.5e-7,\"c\":1e300,\"d\":-2.5e-300}",
+          "1e+21 1.5e-7 1e+300 -2.5e-300");
+    check("{{a}} {{b}}", "{\"a\":1e18,\"b\":0.1}", "1000000000000000000 0.1");
+    /* 0.1 + 0.2 needs all 17 digits to read back. */
+    json_t *d = json_pack("{s:f}", "x", 0.1 + 0.2);
+    sj_tmpl_t *t = sj_tmpl_compile("t", "{{x}}", 5, NULL);
+    sj_buf_t out;
+    sj_buf_init(&out, 1024);
+    assert_int_equal(sj_tmpl_render(t, NULL, d, 0, &out, NULL), SJ_OK);
+    assert_string_equal(sj_buf_cstr(&out), "0.30000000000000004");
+    /* A decimal comma locale must not leak into the output. */
+    if (setlocale(LC_NUMERIC, "de_DE.UTF-8") || setlocale(LC_NUMERIC, "nl_BE.UTF-8") ||
+        setlocale(LC_NUMERIC, "fr_FR.UTF-8")) {
+        sj_buf_reset(&out);
+        assert_int_equal(sj_tmpl_render(t, NULL, d, 0, &out, NULL), SJ_OK);
+        assert_string_equal(sj_buf_cstr(&out), "0.30000000000000004");
+        setlocale(LC_NUMERIC, "C");
+    }
+    sj_buf_free(&out);
+    sj_tmpl_destroy(t);
+    json_decref(d);
+}
+
+static void test_values(void **state)
+{
+    (void)state;
+    check("{{t}} {{f}} [{{n}}] [{{missing}}]", "{\"t\":true,\"f\":false,\"n\":null}",
+          "true false [] []");
+    check("{{{v}}}", "{\"v\":{\"a\":[1,2.5,\"x\\\"<\\n\",null,true,{}],\"b\":[]}}",
+          "{\"a\":[1,2.5,\"x\\\"<\\n\",null,true,{}],\"b\":[]}");
+    check("{{v}}", "{\"v\":[\"<&>\"]}", "[&quot;&lt;&amp;&gt;&quot;]");
+    /* No data at all: every name is missing. */
+    check("[{{a}}]{{^a}}none{{/a}}[{{.}}]", NULL, "[]none[]");
+    /* A root that is not an object. */
+    check("{{#.}}({{.}}){{/.}}", "[1,\"a\"]", "(1)(a)");
+}
+
+static void test_truthiness(void **state)
+{
+    (void)state;
+    const char *data = "{\"es\":\"\",\"z\":0,\"zf\":0.0,\"ea\":[],\"n\":null,\"f\":false,"
+                       "\"eo\":{},\"sp\":\" \",\"one\":1,\"s\":\"x\"}";
+    check("{{#es}}1{{/es}}{{#z}}2{{/z}}{{#zf}}3{{/zf}}{{#ea}}4{{/ea}}{{#n}}5{{/n}}"
+          "{{#f}}6{{/f}}{{#nope}}7{{/nope}}",
+          data, "");
+    check("{{^es}}1{{/es}}{{^z}}2{{/z}}{{^zf}}3{{/zf}}{{^ea}}4{{/ea}}{{^n}}5{{/n}}"
+          "{{^f}}6{{/f}}{{^nope}}7{{/nope}}",
+          data, "1234567");
+    check("{{#eo}}a{{/eo}}{{#sp}}[{{.}}]{{/sp}}{{#one}}{{.}}{{/one}}{{#s}}{{.}}{{/s}}",
+          data, "a[ ]1x");
+}
+
+static void test_compile_errors(void **state)
+{
+    (void)state;
+    const char *src = "x\n{{#items}}\n0123456789abc";
+    sj_tmpl_error_t err;
+    assert_null(sj_tmpl_compile("footer.mustache", src, strlen(src), &err));
+    assert_string_equal(
+        err.message, "footer.mustache:3:14: unclosed section \"items\" (opened at 2:1)");
+    assert_string_equal(err.source, "footer.mustache");
+    assert_string_equal(err.text, "unclosed section \"items\" (opened at 2:1)");
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.column, 14);
+    assert_int_equal(err.status, SJ_ERR_INPUT);
+
+#define E(s, code, msg) check_compile_error(s, strlen(s), code, msg)
+    E("{{#a}}{{/b}}", SJ_ERR_INPUT,
+      "t:1:7: closing tag \"{{/b}}\" does not match the open section \"a\" (opened at "
+      "1:1)");
+    E("{{^a}}\n  {{/ b }}", SJ_ERR_INPUT,
+      "t:2:3: closing tag \"{{/ b }}\" does not match the open inverted section \"a\" "
+      "(opened at 1:1)");
+    E("x{{/a}}", SJ_ERR_INPUT, "t:1:2: closing tag \"{{/a}}\" without an open section");
+    E("{{<layout}}{{$b}}", SJ_ERR_INPUT, "t:1:18: unclosed block \"b\" (opened at 1:12)");
+    E("{{<*dyn}}x", SJ_ERR_INPUT, "t:1:11: unclosed parent \"*dyn\" (opened at 1:1)");
+    E("ab {{name", SJ_ERR_INPUT, "t:1:4: unclosed tag \"{{name\": no \"}}\" follows");
+    E("{{{x}}", SJ_ERR_INPUT, "t:1:1: unclosed tag \"{{{x}}\": no \"}}}\" follows");
+    E("{{=<% %>}}", SJ_ERR_INPUT,
+      "t:1:1: unclosed tag \"{{=<% %>}}\": no \"=}}\" follows");
+    E("{{=<%=}}", SJ_ERR_INPUT,
+      "t:1:1: invalid set-delimiter tag \"{{=<%=}}\": expected two delimiters of at most "
+      "32 "
+      "characters, without spaces or '=', separated by a space, like {{=<% %>=}}");
+    E("{{=a b c=}}", SJ_ERR_INPUT,
+      "t:1:1: invalid set-delimiter tag \"{{=a b c=}}\": expected two delimiters of at "
+      "most "
+      "32 characters, without spaces or '=', separated by a space, like {{=<% %>=}}");
+    E("{{}}", SJ_ERR_INPUT, "t:1:1: empty name in tag \"{{}}\"");
+    E("{{# }}", SJ_ERR_INPUT, "t:1:1: empty name in tag \"{{# }}\"");
+    E("{{>*}}", SJ_ERR_INPUT, "t:1:1: empty name in tag \"{{>*}}\"");
+    E("Dear {{first name}},", SJ_ERR_INPUT,
+      "t:1:6: invalid name \"first name\" in tag \"{{first name}}\": names cannot "
+      "contain "
+      "spaces");
+    /* Columns count characters, not bytes; custom delimiters are quoted as written. */
+    E("\xc3\xa9\xc3\xa9{{#a}}", SJ_ERR_INPUT,
+      "t:1:9: unclosed section \"a\" (opened at 1:3)");
+    E("{{=<% %>=}}\n<%#a%><%/b%>", SJ_ERR_INPUT,
+      "t:2:7: closing tag \"<%/b%>\" does not match the open section \"a\" (opened at "
+      "2:1)");
+    /* Long tags are cut in messages. */
+    E("{{#aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}}", SJ_ERR_INPUT,
+      "t:1:58: unclosed section \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" (opened "
+      "at "
+      "1:1)");
+#undef E
+
+    /* NULL err is fine; NULL name reads "template". */
+    assert_null(sj_tmpl_compile("t", "{{#a}}", 6, NULL));
+    assert_null(sj_tmpl_compile(NULL, "{{/a}}", 6, &err));
+    assert_string_equal(err.message,
+                        "template:1:1: closing tag \"{{/a}}\" without an open section");
+}
+
+static void test_compile_bounds(void **state)
+{
+    (void)state;
+    /* Section nesting: 64 levels compile, 65 do not. */
+    char src[65 * 12 + 1];
+    size_t n = 0;
+    for (int i = 0; i < 64; i++) n += (size_t)snprintf(src + n, sizeof src - n, "{{#a}}");
+    for (int i = 0; i < 64; i++) n += (size_t)snprintf(src + n, sizeof src - n, "{{/a}}");
+    sj_tmpl_t *t = sj_tmpl_compile("t", src, n, NULL);
+    assert_non_null(t);
+    sj_tmpl_destroy(t);
+    n = 0;
+    for (int i = 0; i < 65; i++) n += (size_t)snprintf(src + n, sizeof src - n, "{{#a}}");
+    check_compile_error(src, n, SJ_ERR_TOO_BIG,
+                        "t:1:385: sections nested deeper than 64 levels at \"{{#a}}\"");
+
+    /* Source size. */
+    size_t big = SJ_TMPL_MAX_SOURCE + 1;
+    char *s = malloc(big);
+    assert_non_null(s);
+    memset(s, 'x', big);
+    check_compile_error(
+        s, big, SJ_ERR_TOO_BIG,
+        "t: template is 1048577 bytes, more than the limit of 1048576 bytes");
+    t = sj_tmpl_compile("t", s, big - 1, NULL);
+    assert_non_null(t);
+    sj_tmpl_destroy(t);
+    free(s);
+}
+
+static void test_render_bounds(void **state)
+{
+    (void)state;
+    sj_tmpl_error_t err;
+    /* Output cap: the error names the node being written. */
+    char *got = render_full("abc\n  {{x}}", "{\"x\":\"0123456789\"}", 0, 8, &err, NULL);
+    assert_null(got);
+    assert_int_equal(err.status, SJ_ERR_TOO_BIG);
+    assert_string_equal(err.message,
+                        "t:2:3: rendered output exceeds the limit of 8 bytes");
+    /* Exactly at the cap is fine. */
+    got = render_full("abc{{x}}", "{\"x\":\"12345\"}", 0, 8, &err, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "abc12345");
+    free(got);
+
+    /* A partial that includes itself. */
+    got = render_full("x{{>p}}", NULL, 0, 1 << 20, &err, "p", "\n {{>p}}", NULL);
+    assert_null(got);
+    assert_string_equal(
+        err.message,
+        "p:2:2: partials, parents and blocks nested deeper than 64 levels (a "
+        "partial that includes itself without end?)");
+    /* Same for parents. */
+    got = render_full("{{<p}}{{/p}}", NULL, 0, 1 << 20, &err, "p", "{{<p}}{{/p}}", NULL);
+    assert_null(got);
+    assert_int_equal(err.status, SJ_ERR_TOO_BIG);
+
+    /* Explicit depth and step budgets. */
+    sj_tmpl_set_t *set = sj_tmpl_set_new();
+    assert_int_equal(
+        sj_tmpl_set_add(set, "node", "{{#nodes}}<{{>node}}>{{/nodes}}", 31, &err), SJ_OK);
+    json_t *d =
+        json_loads("{\"nodes\":[{\"nodes\":[{\"nodes\":[{\"nodes\":[]}]}]}]}", 0, NULL);
+    const sj_tmpl_t *node = sj_tmpl_set_get(set, "node");
+    sj_buf_t out;
+    sj_buf_init(&out, 1 << 20);
+    sj_tmpl_opts_t o = {.max_depth = 3};
+    assert_int_equal(sj_tmpl_render_opts(node, set, d, &o, &out, &err), SJ_OK);
+    assert_string_equal(sj_buf_cstr(&out), "<<<>>>");
+    o.max_depth = 2;
+    assert_int_equal(sj_tmpl_render_opts(node, set, d, &o, &out, &err), SJ_ERR_TOO_BIG);
+    assert_string_equal(
+        err.message,
+        "node:1:12: partials, parents and blocks nested deeper than 2 levels (a "
+        "partial that includes itself without end?)");
+    sj_buf_free(&out);
+    json_decref(d);
+    sj_tmpl_set_destroy(set);
+
+    /* Nested loops over a list: the step budget stops them. */
+    d = json_loads("{\"l\":[1,2,3,4,5,6,7,8,9,10]}", 0, NULL);
+    sj_tmpl_t *t = sj_tmpl_compile("loops",
+                                   "{{#l}}{{#l}}{{#l}}{{#l}}{{#l}}{{/l}}{{/l}}{{/l}}"
+                                   "{{/l}}{{/l}}",
+                                   60, &err);
+    assert_non_null(t);
+    sj_buf_init(&out, 1 << 20);
+    o = (sj_tmpl_opts_t){.max_steps = 1000};
+    assert_int_equal(sj_tmpl_render_opts(t, NULL, d, &o, &out, &err), SJ_ERR_TOO_BIG);
+    assert_string_equal(err.message,
+                        "loops:1:25: rendering stopped after 1000 steps (sections "
+                        "nested over large lists?)");
+    o.max_steps = 200000;
+    sj_buf_reset(&out);
+    assert_int_equal(sj_tmpl_render_opts(t, NULL, d, &o, &out, &err), SJ_OK);
+    sj_buf_free(&out);
+    sj_tmpl_destroy(t);
+    json_decref(d);
+
+    /* Total nesting: 30 sections per level of a recursive partial. */
+    char src[30 * 12 + 16];
+    size_t n = 0;
+    for (int i = 0; i < 30; i++) n += (size_t)snprintf(src + n, sizeof src - n, "{{#a}}");
+    n += (size_t)snprintf(src + n, sizeof src - n, "{{>p}}");
+    for (int i = 0; i < 30; i++) n += (size_t)snprintf(src + n, sizeof src - n, "{{/a}}");
+    got = render_full("{{>p}}", "{\"a\":true}", 0, 1 << 20, &err, "p", src, NULL);
+    assert_null(got);
+    assert_int_equal(err.status, SJ_ERR_TOO_BIG);
+    assert_string_equal(err.text, "sections and partials nested deeper than 1024 levels");
+
+    /* Values too deep to print. */
+    char deep[200] = "{\"x\":";
+    for (int i = 0; i < 40; i++) strcat(deep, "[");
+    for (int i = 0; i < 40; i++) strcat(deep, "]");
+    strcat(deep, "}");
+    got = render_full("a\n {{x}}", deep, 0, 1 << 20, &err, NULL);
+    assert_null(got);
+    assert_string_equal(
+        err.message, "t:2:2: value nested deeper than 32 levels cannot be interpolated");
+
+    /* Bad arguments. */
+    assert_int_equal(sj_tmpl_render(NULL, NULL, NULL, 0, &out, &err), SJ_ERR_INPUT);
+}
+
+static void test_sets(void **state)
+{
+    (void)state;
+    sj_tmpl_error_t err;
+    sj_tmpl_set_destroy(NULL);
+    sj_tmpl_destroy(NULL);
+    assert_int_equal(sj_tmpl_set_count(NULL), 0);
+    assert_null(sj_tmpl_set_get(NULL, "x"));
+    sj_tmpl_set_t *set = sj_tmpl_set_new();
+    assert_non_null(set);
+    assert_null(sj_tmpl_set_get(set, "x"));
+    /* Many entries force the table to grow. */
+    for (int i = 0; i < 100; i++) {
+        char name[16], src[32];
+        snprintf(name, sizeof name, "p%d", i);
+        snprintf(src, sizeof src, "<%d>", i);
+        assert_int_equal(sj_tmpl_set_add(set, name, src, strlen(src), &err), SJ_OK);
+    }
+    assert_int_equal(sj_tmpl_set_count(set), 100);
+    assert_string_equal(sj_tmpl_name(sj_tmpl_set_get(set, "p42")), "p42");
+    /* Replacing keeps the count; a failed add leaves the old one in place. */
+    assert_int_equal(sj_tmpl_set_add(set, "p42", "new", 3, &err), SJ_OK);
+    assert_int_equal(sj_tmpl_set_count(set), 100);
+    assert_int_equal(sj_tmpl_set_add(set, "p42", "{{#x}}", 6, &err), SJ_ERR_INPUT);
+    assert_string_equal(err.message, "p42:1:7: unclosed section \"x\" (opened at 1:1)");
+    sj_tmpl_t *t = sj_tmpl_compile("main", "{{>p42}}{{>p7}}{{>nope}}.", 25, &err);
+    assert_non_null(t);
+    sj_buf_t out;
+    sj_buf_init(&out, 1024);
+    assert_int_equal(sj_tmpl_render(t, set, NULL, 0, &out, &err), SJ_OK);
+    assert_string_equal(sj_buf_cstr(&out), "new<7>.");
+    /* The key can differ from the template's name, which errors report. */
+    sj_tmpl_t *f = sj_tmpl_compile("dir/footer.mustache", "{{x}}", 5, &err);
+    assert_non_null(f);
+    assert_int_equal(sj_tmpl_set_put(set, "footer", f), SJ_OK);
+    assert_ptr_equal(sj_tmpl_set_get(set, "footer"), f);
+    assert_int_equal(sj_tmpl_set_put(set, "footer", f), SJ_OK); /* same pointer: kept */
+    assert_int_equal(sj_tmpl_set_put(set, NULL, f), SJ_ERR_INPUT);
+    sj_buf_free(&out);
+    sj_tmpl_destroy(t);
+    sj_tmpl_set_destroy(set);
+}
+
+static void test_indentation(void **state)
+{
+    (void)state;
+    sj_tmpl_error_t err;
+    struct {
+        const char *tmpl, *partial, *data, *want;
+    } cases[] = {
+        /* Empty lines stay empty; value newlines are not indented. */
+        {"  {{>p}}\n", "a\n\nb {{nl}}\n", "{\"nl\":\"1\\n2\"}", "  a\n\n  b 1\n2\n"},
+        /* A line that starts with a tag gets the indentation before it. */
+        {"- {{x}}\n  {{>p}}\n", "{{x}}\n{{#t}}{{x}}{{/t}}!\n", "{\"x\":\"v\",\"t\":true}",
+         "- v\n  v\n  v!\n"},
+        /* A missing partial leaves nothing, not even the indentation. */
+        {"a\n  {{>nope}}\nb\n", "", NULL, "a\nb\n"},
+        /* CRLF lines. */
+        {"|\r\n  {{>p}}\r\n|", "x\r\n\r\ny", NULL, "|\r\n  x\r\n\r\n  y|"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = render_full(cases[i].tmpl, cases[i].data, 0, 1 << 20, &err, "p",
+                                cases[i].partial, NULL);
+        if (!got) fail_msg("case %zu: %s", i, err.message);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("case %zu: got \"%s\", want \"%s\"", i, got, cases[i].want);
+        free(got);
+    }
+    /* Nested standalone partials add up; an inline partial inside an indented
+     * one keeps the outer indentation on its later lines. */
+    char *got = render_full("  {{>a}}\n", NULL, 0, 1 << 20, &err, "a",
+                            "A\n  {{>b}}\nx{{>b}}\n", "b", "1\n2\n", NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "  A\n    1\n    2\n  x1\n  2\n\n");
+    free(got);
+    /* A standalone partial in a template that was itself included mid-line
+     * still indents its first line. */
+    got = render_full("x {{>a}}|", NULL, 0, 1 << 20, &err, "a", "  {{>b}}\n", "b", "1\n2",
+                      NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "x   1\n  2|");
+    free(got);
+}
+
+/* Blocks: overrides render with the overrides of their own site, so a block
+ * that names itself ends instead of recursing. */
+static void test_blocks(void **state)
+{
+    (void)state;
+    sj_tmpl_error_t err;
+    char *got = render_full("{{<p}}{{$a}}[{{$a}}inner{{/a}}]{{/a}}{{/p}}", NULL, 0,
+                            1 << 20, &err, "p", "<{{$a}}default{{/a}}>", NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "<[inner]>");
+    free(got);
+    /* A missing parent renders nothing, its arguments included. */
+    check("a{{<nope}}{{$x}}X{{/x}}{{/nope}}b", NULL, "ab");
+    /* Dynamic parent names. */
+    got = render_full("{{<*layout}}{{$t}}T{{/t}}{{/*layout}}", "{\"layout\":\"l\"}", 0,
+                      1 << 20, &err, "l", "({{$t}}-{{/t}})", NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "(T)");
+    free(got);
+}
+
+#define THREADS 8
+#define ROUNDS  300
+
+typedef struct {
+    const sj_tmpl_t *t;
+    const sj_tmpl_set_t *set;
+    const json_t *data;
+    const char *want;
+    int failures;
+} job_t;
+
+static void *worker(void *arg)
+{
+    job_t *j = arg;
+    sj_buf_t out;
+    sj_buf_init(&out, 1 << 20);
+    for (int r = 0; r < ROUNDS; r++) {
+        sj_buf_reset(&out);
+        sj_tmpl_error_t err;
+        if (sj_tmpl_render(j->t, j->set, j->data, 0, &out, &err) != SJ_OK ||
+            strcmp(sj_buf_cstr(&out), j->want) != 0)
+            j->failures++;
+    }
+    sj_buf_free(&out);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    sj_tmpl_error_t err;
+    sj_tmpl_set_t *set = sj_tmpl_set_new();
+    const char *layout =
+        "<h1>{{$title}}Seintje{{/title}}</h1>\n  {{$body}}\n  {{/body}}\n"
+        "{{>footer}}";
+    const char *footer = "-- {{town}} ({{year}}, {{rate}})\n";
+    assert_int_equal(sj_tmpl_set_add(set, "layout", layout, strlen(layout), &err), SJ_OK);
+    assert_int_equal(sj_tmpl_set_add(set, "footer", footer, strlen(footer), &err), SJ_OK);
+    const char *src =
+        "{{<layout}}{{$title}}Hello {{name}}{{/title}}{{$body}}\n"
+        "{{#kids}}\n* {{first}} & {{age}}\n{{/kids}}\n{{^kids}}\nnone\n{{/kids}}\n"
+        "{{/body}}{{/layout}}\n";
+    sj_tmpl_t *t = sj_tmpl_compile("mail", src, strlen(src), &err);
+    if (!t) fail_msg("%s", err.message);
+    json_t *data =
+        json_loads("{\"name\":\"An <Peeters>\",\"town\":\"Gent\",\"year\":2026,"
+                   "\"rate\":0.25,\"kids\":[{\"first\":\"Lou\",\"age\":3},"
+                   "{\"first\":\"Mo\",\"age\":5}]}",
+                   0, NULL);
+    assert_non_null(data);
+    sj_buf_t ref;
+    sj_buf_init(&ref, 1 << 20);
+    assert_int_equal(sj_tmpl_render(t, set, data, 0, &ref, &err), SJ_OK);
+    assert_string_equal(sj_buf_cstr(&ref), "<h1>Hello An &lt;Peeters&gt;</h1>\n"
+                                           "  * Lou & 3\n  * Mo & 5\n"
+                                           "-- Gent (2026, 0.25)\n");
+    pthread_t th[THREADS];
+    job_t jobs[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        jobs[i] = (job_t){t, set, data, sj_buf_cstr(&ref), 0};
+        assert_int_equal(pthread_create(&th[i], NULL, worker, &jobs[i]), 0);
+    }
+    int failures = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        failures += jobs[i].failures;
+    }
+    assert_int_equal(failures, 0);
+    sj_buf_free(&ref);
+    json_decref(data);
+    sj_tmpl_destroy(t);
+    sj_tmpl_set_destroy(set);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escaping),       cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_values),         cmocka_unit_test(test_truthiness),
+        cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_compile_bounds),
+        cmocka_unit_test(test_render_bounds),  cmocka_unit_test(test_sets),
+        cmocka_unit_test(test_indentation),    cmocka_unit_test(test_blocks),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -467,12 +467,12 @@ static sj_status_t tokenize(comp_t *c)
             token_t *o = &c->toks[stack[depth - 1]];
             /* A dynamic parent {{<*x}} closes with a slash, a star and x. */
             size_t na = t.name, nb = t.name + t.nlen;
-            bool dyn = na < nb && src[na] == '*';
-            if (dyn) {
+            bool dyn_ok = !o->dynamic || (na < nb && src[na] == '*');
+            if (o->dynamic && dyn_ok) {
                 na++;
                 trim(src, &na, &nb);
             }
-            if (dyn != o->dynamic || nb - na != o->nlen ||
+            if (!dyn_ok || nb - na != o->nlen ||
                 memcmp(src + na, src + o->name, o->nlen) != 0) {
                 err_set(
                     c->err, SJ_ERR_INPUT, c->name, t.line, t.col,
@@ -1423,7 +1423,7 @@ static const sj_tmpl_t *resolve(const rstate_t *st, const sj_tmpl_t *t, const tn
     char buf[40];
     const char *s;
     size_t len;
-    if (!v || !scalar_text(v, buf, &s, &len)) return NULL;
+    if (!v || !scalar_text(v, buf, &s, &len) || len == 0) return NULL;
     const set_entry_t *e = set_find(st->set, s, len);
     return e ? e->tmpl : NULL;
 }
@@ -1490,8 +1490,6 @@ static sj_status_t render_node(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
     const tnode_t *n = &t->nodes[i];
     const json_t *v;
     sj_status_t rc = SJ_OK;
-    st->cur_t = t;
-    st->cur_n = n;
     switch (n->op) {
     case OP_TEXT:
         return out_text(st, t->pool + n->off, n->len);
@@ -1536,28 +1534,31 @@ static sj_status_t render_node(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
     }
 }
 
+/* Counts one step against the budget; the error names the current node. */
+static sj_status_t step(rstate_t *st)
+{
+    if (++st->steps <= st->max_steps) return SJ_OK;
+    return render_fail(st, SJ_ERR_TOO_BIG,
+                       "rendering stopped after %llu steps (sections nested over large "
+                       "lists?)",
+                       (unsigned long long)st->max_steps);
+}
+
 static sj_status_t render_range(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
                                 uint32_t end, const ctx_t *ctx, const bframe_t *frames)
 {
-    if (++st->nest > SJ_TMPL_MAX_NESTING) {
-        st->cur_t = t;
-        st->cur_n = i < t->nnodes ? &t->nodes[i] : NULL;
+    if (st->nest == SJ_TMPL_MAX_NESTING)
         return render_fail(st, SJ_ERR_TOO_BIG,
                            "sections and partials nested deeper than %d levels",
                            SJ_TMPL_MAX_NESTING);
-    }
-    sj_status_t rc = SJ_OK;
+    st->nest++;
+    /* One step for the range itself: a section over a long list with an
+     * empty body costs its iterations even though it visits no node. */
+    sj_status_t rc = step(st);
     while (i < end && rc == SJ_OK) {
-        if (++st->steps > st->max_steps) {
-            st->cur_t = t;
-            st->cur_n = &t->nodes[i];
-            rc = render_fail(st, SJ_ERR_TOO_BIG,
-                             "rendering stopped after %llu steps (sections nested over "
-                             "large lists?)",
-                             (unsigned long long)st->max_steps);
-            break;
-        }
-        rc = render_node(st, t, i, ctx, frames);
+        st->cur_t = t;
+        st->cur_n = &t->nodes[i];
+        if ((rc = step(st)) == SJ_OK) rc = render_node(st, t, i, ctx, frames);
         i = t->nodes[i].end;
     }
     st->nest--;

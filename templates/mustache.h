@@ -76,8 +76,9 @@
 #define SJ_TMPL_MAX_DEPTH   64
 #define SJ_TMPL_DEPTH_LIMIT 256
 /* Sections and expansions nested at render time, all templates together: this
- * bounds the C stack a render uses (a few hundred bytes a level). */
-#define SJ_TMPL_MAX_NESTING 1024
+ * bounds the C stack a render uses (about 250 bytes a level, 128 KB at most;
+ * several times that under AddressSanitizer). */
+#define SJ_TMPL_MAX_NESTING 512
 /* Default step budget (nodes visited) of one render (sj_tmpl_opts_t.max_steps). */
 #define SJ_TMPL_MAX_STEPS 100000000u
 

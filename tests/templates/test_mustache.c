@@ -322,7 +322,21 @@ static void test_render_bounds(void **state)
     sj_tmpl_destroy(t);
     json_decref(d);
 
-    /* Total nesting: 30 sections per level of a recursive partial. */
+    /* Empty bodies still cost their iterations: 1000^3 loops stop early. */
+    json_t *list = json_array();
+    for (int i = 0; i < 1000; i++) json_array_append_new(list, json_integer(i));
+    d = json_pack("{s:o}", "l", list);
+    t = sj_tmpl_compile("empty", "{{#l}}{{#l}}{{#l}}{{/l}}{{/l}}{{/l}}", 36, &err);
+    assert_non_null(t);
+    sj_buf_init(&out, 1 << 20);
+    o = (sj_tmpl_opts_t){.max_steps = 100000};
+    assert_int_equal(sj_tmpl_render_opts(t, NULL, d, &o, &out, &err), SJ_ERR_TOO_BIG);
+    assert_non_null(strstr(err.text, "rendering stopped after 100000 steps"));
+    sj_buf_free(&out);
+    sj_tmpl_destroy(t);
+    json_decref(d);
+
+    /* Total nesting: 30 sections per level of a recursive partial (30 * 17 > 512). */
     char src[30 * 12 + 16];
     size_t n = 0;
     for (int i = 0; i < 30; i++) n += (size_t)snprintf(src + n, sizeof src - n, "{{#a}}");
@@ -331,7 +345,7 @@ static void test_render_bounds(void **state)
     got = render_full("{{>p}}", "{\"a\":true}", 0, 1 << 20, &err, "p", src, NULL);
     assert_null(got);
     assert_int_equal(err.status, SJ_ERR_TOO_BIG);
-    assert_string_equal(err.text, "sections and partials nested deeper than 1024 levels");
+    assert_string_equal(err.text, "sections and partials nested deeper than 512 levels");
 
     /* Values too deep to print. */
     char deep[200] = "{\"x\":";
@@ -444,6 +458,19 @@ static void test_blocks(void **state)
     free(got);
     /* A missing parent renders nothing, its arguments included. */
     check("a{{<nope}}{{$x}}X{{/x}}{{/nope}}b", NULL, "ab");
+    /* A star only makes a dynamic name in partials and parents. */
+    check("{{#*a}}[{{*a}}]{{/*a}}", "{\"*a\":\"x\"}", "[x]");
+    /* Dynamic names that resolve to nothing render nothing. */
+    got = render_full("<{{>*n}}{{>*e}}{{>*m}}>", "{\"n\":null,\"e\":\"\"}", 0, 1 << 20,
+                      &err, "", "EMPTY", NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "<>");
+    free(got);
+    /* Numbers name partials as they would print. */
+    got = render_full("<{{>*n}}>", "{\"n\":7}", 0, 1 << 20, &err, "7", "seven", NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "<seven>");
+    free(got);
     /* Dynamic parent names. */
     got = render_full("{{<*layout}}{{$t}}T{{/t}}{{/*layout}}", "{\"layout\":\"l\"}", 0,
                       1 << 20, &err, "l", "({{$t}}-{{/t}})", NULL);

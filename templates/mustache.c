@@ -1575,7 +1575,18 @@ sj_status_t sj_tmpl_render_opts(const sj_tmpl_t *t, const sj_tmpl_set_t *partial
                 "no template or no output buffer");
         return SJ_ERR_INPUT;
     }
-    rstate_t st = {.out = out, .set = partials, .err = err, .bol = true, .cur_t = t};
+    /* Field by field: an initializer would zero the 4 KB indentation stack
+     * on every render, and only its first nind entries are ever read. */
+    rstate_t st;
+    st.out = out;
+    st.set = partials;
+    st.err = err;
+    st.bol = true;
+    st.depth = st.nest = 0;
+    st.steps = 0;
+    st.nind = 0;
+    st.cur_t = t;
+    st.cur_n = NULL;
     unsigned flags = opts ? opts->flags : 0;
     st.escape = !(flags & SJ_TMPL_NO_ESCAPE);
     st.max_depth = opts && opts->max_depth ? opts->max_depth : SJ_TMPL_MAX_DEPTH;

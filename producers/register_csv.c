@@ -208,10 +208,39 @@ static void known_columns(char *out, size_t outsize)
     }
 }
 
+/* Explains an unknown column without echoing data: when most columns are
+ * unknown the first line is probably a data row (the header is missing), and
+ * a cell that could be personal data is named by its position only. */
+static void unknown_column_error(const sj_csv_reader_t *r, size_t nf, size_t f,
+                                 char *errstr, size_t errstr_size)
+{
+    char name[64], known[512];
+    size_t unknown = 0;
+    for (size_t i = 0; i < nf; i++)
+        if (column_find(r->fields[i].p, r->fields[i].len) < 0) unknown++;
+    known_columns(known, sizeof known);
+    const sj_csv_field_t *fl = &r->fields[f];
+    if (nf > 1 && unknown * 2 > nf)
+        sj_seterr(
+            errstr, errstr_size,
+            "the first line does not look like a header (%zu of %zu columns unknown); "
+            "a header line naming the columns is required (known columns: %s)",
+            unknown, nf, known);
+    else if (!plausible_name(fl->p, fl->len))
+        sj_seterr(errstr, errstr_size,
+                  "column %zu is not a column name (is the header line missing?); known "
+                  "columns: %s",
+                  f + 1, known);
+    else {
+        sj_preview(fl->p, fl->len, name, sizeof name, 40);
+        sj_seterr(errstr, errstr_size, "unknown column '%s' (known columns: %s)%s", name,
+                  known, nf == 1 ? "; columns are separated by ',' or ';'" : "");
+    }
+}
+
 static bool header_columns(sj_csv_reader_t *r, size_t nf, char *errstr,
                            size_t errstr_size)
 {
-    char name[64], known[512];
     for (size_t f = 0; f < nf; f++) {
         const sj_csv_field_t *fl = &r->fields[f];
         if (fl->len == 0) {
@@ -219,23 +248,12 @@ static bool header_columns(sj_csv_reader_t *r, size_t nf, char *errstr,
             return false;
         }
         int c = column_find(fl->p, fl->len);
-        sj_preview(fl->p, fl->len, name, sizeof name, 40);
         if (c < 0) {
-            known_columns(known, sizeof known);
-            if (!plausible_name(fl->p, fl->len))
-                sj_seterr(
-                    errstr, errstr_size,
-                    "column %zu is not a column name (is the header line missing?); "
-                    "known columns: %s",
-                    f + 1, known);
-            else
-                sj_seterr(errstr, errstr_size,
-                          "unknown column '%s' (known columns: %s)%s", name, known,
-                          nf == 1 ? "; columns are separated by ',' or ';'" : "");
+            unknown_column_error(r, nf, f, errstr, errstr_size);
             return false;
         }
         if (r->pos[c] >= 0) {
-            sj_seterr(errstr, errstr_size, "column '%s' appears twice", name);
+            sj_seterr(errstr, errstr_size, "column '%s' appears twice", columns[c].name);
             return false;
         }
         r->pos[c] = (int)f;

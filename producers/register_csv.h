@@ -127,12 +127,12 @@ typedef struct sj_csv_field {
     size_t len;
 } sj_csv_field_t;
 
-/* Splits line[0..len) at `delim` into at most max_fields fields, unescaping
- * quoted fields into buf, which must hold at least len + 1 bytes (the text
- * only shrinks, and each field's NUL takes the place of its delimiter).
- * Sets *nfields. Returns SJ_ERR_INPUT with a problem text for a quoting error,
- * SJ_ERR_TOO_BIG when the line has more than max_fields fields or buf is too
- * small. Unquoted fields are trimmed of spaces and tabs. */
+/* Splits line[0..len) at `delim` (not a space, tab or '"') into at most max_fields
+ * fields, unescaping quoted fields into buf, which must hold at least len + 1 bytes (the
+ * text only shrinks, and each field's NUL takes the place of its delimiter). Sets
+ * *nfields. Returns SJ_ERR_INPUT with a problem text for a quoting error, SJ_ERR_TOO_BIG
+ * when the line has more than max_fields fields or buf is too small. Unquoted fields are
+ * trimmed of spaces and tabs. */
 sj_status_t sj_csv_split(const char *line, size_t len, char delim, char *buf,
                          size_t bufsize, sj_csv_field_t *fields, size_t max_fields,
                          size_t *nfields, char *problem, size_t problem_size);

@@ -339,161 +339,149 @@ static sj_status_t check_name(comp_t *c, const token_t *t)
     return SJ_OK;
 }
 
-/* Cuts the source into tokens and matches open and close tags. */
+/* What the character after the opening delimiter makes of a tag, and what
+ * ends it: the closing delimiter, preceded by '}' for {{{x}}} and by '=' for
+ * {{=a b=}}. Any other character starts the name of a plain variable. */
+static const struct {
+    char sigil;
+    uint8_t kind;
+    char term; /* extra character before the closing delimiter, or 0 */
+} sigils[] = {
+    {'{', TK_RAW, '}'}, {'&', TK_RAW, 0},     {'#', TK_SECTION, 0}, {'^', TK_INVERTED, 0},
+    {'/', TK_CLOSE, 0}, {'!', TK_COMMENT, 0}, {'>', TK_PARTIAL, 0}, {'<', TK_PARENT, 0},
+    {'$', TK_BLOCK, 0}, {'=', TK_DELIM, '='},
+};
+
+typedef struct delims {
+    const char *open, *close;
+    size_t olen, clen;
+} delims_t;
+
+/* Reads the tag that starts at t->start: its kind, its end and its name (or,
+ * for {{=a b=}}, the new delimiters). */
+static sj_status_t scan_tag(comp_t *c, delims_t *d, token_t *t)
+{
+    size_t p = t->start + d->olen;
+    char term[MAX_DELIM + 1];
+    size_t tlen = 0;
+    t->kind = TK_VAR;
+    for (size_t k = 0; p < c->len && k < SJ_ARRAY_LEN(sigils); k++) {
+        if (c->src[p] != sigils[k].sigil) continue;
+        t->kind = sigils[k].kind;
+        if (sigils[k].term) term[tlen++] = sigils[k].term;
+        p++;
+        break;
+    }
+    memcpy(term + tlen, d->close, d->clen);
+    tlen += d->clen;
+    const char *e = find(c->src + p, c->len - p, term, tlen);
+    if (!e) {
+        char ex[64];
+        err_set(c->err, SJ_ERR_INPUT, c->name, t->line, t->col,
+                "unclosed tag \"%s\": no \"%.*s\" follows",
+                excerpt(c, t->start, c->len, ex, sizeof ex), (int)tlen, term);
+        return SJ_ERR_INPUT;
+    }
+    size_t a = p, b = (size_t)(e - c->src);
+    t->end = b + tlen;
+    if (t->kind == TK_DELIM)
+        return parse_delims(c, t, a, b, &d->open, &d->olen, &d->close, &d->clen);
+    if (t->kind == TK_COMMENT) return SJ_OK;
+    trim(c->src, &a, &b);
+    if ((t->kind == TK_PARTIAL || t->kind == TK_PARENT) && a < b && c->src[a] == '*') {
+        t->dynamic = true;
+        a++;
+        trim(c->src, &a, &b);
+    }
+    t->name = a;
+    t->nlen = b - a;
+    return check_name(c, t);
+}
+
+/* Does closing tag t name the open token o? A dynamic parent {{<*x}} closes
+ * with a slash, a star and x. */
+static bool closes(const comp_t *c, const token_t *t, const token_t *o)
+{
+    size_t na = t->name, nb = t->name + t->nlen;
+    if (o->dynamic) {
+        if (na == nb || c->src[na] != '*') return false;
+        na++;
+        trim(c->src, &na, &nb);
+    }
+    return nb - na == o->nlen && memcmp(c->src + na, c->src + o->name, o->nlen) == 0;
+}
+
+/* Keeps the stack of open sections: pushes openers (bounded depth), matches
+ * closers with their opener, and marks blocks that are arguments of a parent. */
+static sj_status_t nest_tag(comp_t *c, token_t *t, size_t *stack, size_t *depth)
+{
+    char ex[64], nm[64];
+    if (t->kind == TK_SECTION || t->kind == TK_INVERTED || t->kind == TK_PARENT ||
+        t->kind == TK_BLOCK) {
+        if (*depth == SJ_TMPL_MAX_SECTION_DEPTH) {
+            err_set(c->err, SJ_ERR_TOO_BIG, c->name, t->line, t->col,
+                    "sections nested deeper than %d levels at \"%s\"",
+                    SJ_TMPL_MAX_SECTION_DEPTH,
+                    excerpt(c, t->start, t->end, ex, sizeof ex));
+            return SJ_ERR_TOO_BIG;
+        }
+        t->is_arg = t->kind == TK_BLOCK && *depth > 0 &&
+                    c->toks[stack[*depth - 1]].kind == TK_PARENT;
+        stack[(*depth)++] = c->ntoks;
+        return SJ_OK;
+    }
+    if (t->kind != TK_CLOSE) return SJ_OK;
+    if (*depth == 0) {
+        err_set(c->err, SJ_ERR_INPUT, c->name, t->line, t->col,
+                "closing tag \"%s\" without an open section",
+                excerpt(c, t->start, t->end, ex, sizeof ex));
+        return SJ_ERR_INPUT;
+    }
+    token_t *o = &c->toks[stack[*depth - 1]];
+    if (!closes(c, t, o)) {
+        err_set(
+            c->err, SJ_ERR_INPUT, c->name, t->line, t->col,
+            "closing tag \"%s\" does not match the open %s \"%s%s\" (opened at %u:%u)",
+            excerpt(c, t->start, t->end, ex, sizeof ex), kind_word(o->kind),
+            o->dynamic ? "*" : "", excerpt(c, o->name, o->name + o->nlen, nm, sizeof nm),
+            o->line, o->col);
+        return SJ_ERR_INPUT;
+    }
+    t->match = stack[--*depth];
+    o->match = c->ntoks;
+    t->is_arg = o->is_arg;
+    return SJ_OK;
+}
+
+/* Cuts the source into text and tag tokens, following set-delimiter tags,
+ * and matches open and close tags. */
 static sj_status_t tokenize(comp_t *c)
 {
-    const char *src = c->src;
-    const char *open = "{{", *close = "}}";
-    size_t olen = 2, clen = 2;
+    delims_t d = {"{{", "}}", 2, 2};
     size_t stack[SJ_TMPL_MAX_SECTION_DEPTH];
-    size_t depth = 0;
-    size_t pos = 0;
+    size_t depth = 0, pos = 0;
     sj_status_t st;
-    char ex[64], nm[64];
-
     while (pos < c->len) {
-        const char *hit = find(src + pos, c->len - pos, open, olen);
-        size_t s = hit ? (size_t)(hit - src) : c->len;
+        const char *hit = find(c->src + pos, c->len - pos, d.open, d.olen);
+        size_t s = hit ? (size_t)(hit - c->src) : c->len;
         if (s > pos) {
             token_t tx = {.kind = TK_TEXT, .start = pos, .end = s};
             if ((st = push_token(c, &tx)) != SJ_OK) return st;
         }
         if (!hit) break;
-
         token_t t = {.start = s};
         track_to(c, s);
         t.line = c->line;
         t.col = c->col;
-        size_t p = s + olen;
-        char sig = p < c->len ? src[p] : '\0';
-        char term[MAX_DELIM + 1];
-        size_t tlen = clen;
-        memcpy(term, close, clen);
-        switch (sig) {
-        case '{':
-            t.kind = TK_RAW;
-            term[0] = '}';
-            memcpy(term + 1, close, clen);
-            tlen = clen + 1;
-            p++;
-            break;
-        case '&':
-            t.kind = TK_RAW;
-            p++;
-            break;
-        case '#':
-            t.kind = TK_SECTION;
-            p++;
-            break;
-        case '^':
-            t.kind = TK_INVERTED;
-            p++;
-            break;
-        case '/':
-            t.kind = TK_CLOSE;
-            p++;
-            break;
-        case '!':
-            t.kind = TK_COMMENT;
-            p++;
-            break;
-        case '>':
-            t.kind = TK_PARTIAL;
-            p++;
-            break;
-        case '<':
-            t.kind = TK_PARENT;
-            p++;
-            break;
-        case '$':
-            t.kind = TK_BLOCK;
-            p++;
-            break;
-        case '=':
-            t.kind = TK_DELIM;
-            term[0] = '=';
-            memcpy(term + 1, close, clen);
-            tlen = clen + 1;
-            p++;
-            break;
-        default:
-            t.kind = TK_VAR;
-            break;
-        }
-        const char *e = p <= c->len ? find(src + p, c->len - p, term, tlen) : NULL;
-        if (!e) {
-            err_set(c->err, SJ_ERR_INPUT, c->name, t.line, t.col,
-                    "unclosed tag \"%s\": no \"%.*s\" follows",
-                    excerpt(c, s, c->len, ex, sizeof ex), (int)tlen, term);
-            return SJ_ERR_INPUT;
-        }
-        size_t a = p, b = (size_t)(e - src);
-        t.end = b + tlen;
-
-        if (t.kind == TK_DELIM) {
-            if ((st = parse_delims(c, &t, a, b, &open, &olen, &close, &clen)) != SJ_OK)
-                return st;
-        } else if (t.kind != TK_COMMENT) {
-            trim(src, &a, &b);
-            if ((t.kind == TK_PARTIAL || t.kind == TK_PARENT) && a < b && src[a] == '*') {
-                t.dynamic = true;
-                a++;
-                trim(src, &a, &b);
-            }
-            t.name = a;
-            t.nlen = b - a;
-            if ((st = check_name(c, &t)) != SJ_OK) return st;
-        }
+        if ((st = scan_tag(c, &d, &t)) != SJ_OK) return st;
         find_clearance(c, &t);
-
-        if (t.kind == TK_SECTION || t.kind == TK_INVERTED || t.kind == TK_PARENT ||
-            t.kind == TK_BLOCK) {
-            if (depth == SJ_TMPL_MAX_SECTION_DEPTH) {
-                err_set(c->err, SJ_ERR_TOO_BIG, c->name, t.line, t.col,
-                        "sections nested deeper than %d levels at \"%s\"",
-                        SJ_TMPL_MAX_SECTION_DEPTH, excerpt(c, s, t.end, ex, sizeof ex));
-                return SJ_ERR_TOO_BIG;
-            }
-            t.is_arg = t.kind == TK_BLOCK && depth > 0 &&
-                       c->toks[stack[depth - 1]].kind == TK_PARENT;
-            stack[depth++] = c->ntoks;
-        } else if (t.kind == TK_CLOSE) {
-            if (depth == 0) {
-                err_set(c->err, SJ_ERR_INPUT, c->name, t.line, t.col,
-                        "closing tag \"%s\" without an open section",
-                        excerpt(c, s, t.end, ex, sizeof ex));
-                return SJ_ERR_INPUT;
-            }
-            token_t *o = &c->toks[stack[depth - 1]];
-            /* A dynamic parent {{<*x}} closes with a slash, a star and x. */
-            size_t na = t.name, nb = t.name + t.nlen;
-            bool dyn_ok = !o->dynamic || (na < nb && src[na] == '*');
-            if (o->dynamic && dyn_ok) {
-                na++;
-                trim(src, &na, &nb);
-            }
-            if (!dyn_ok || nb - na != o->nlen ||
-                memcmp(src + na, src + o->name, o->nlen) != 0) {
-                err_set(
-                    c->err, SJ_ERR_INPUT, c->name, t.line, t.col,
-                    "closing tag \"%s\" does not match the open %s \"%s%s\" (opened at "
-                    "%u:%u)",
-                    excerpt(c, s, t.end, ex, sizeof ex), kind_word(o->kind),
-                    o->dynamic ? "*" : "",
-                    excerpt(c, o->name, o->name + o->nlen, nm, sizeof nm), o->line,
-                    o->col);
-                return SJ_ERR_INPUT;
-            }
-            t.match = stack[depth - 1];
-            o->match = c->ntoks;
-            t.is_arg = o->is_arg;
-            depth--;
-        }
+        if ((st = nest_tag(c, &t, stack, &depth)) != SJ_OK) return st;
         if ((st = push_token(c, &t)) != SJ_OK) return st;
         pos = t.end;
     }
     if (depth > 0) {
         const token_t *o = &c->toks[stack[depth - 1]];
+        char nm[64];
         track_to(c, c->len);
         err_set(c->err, SJ_ERR_INPUT, c->name, c->line, c->col,
                 "unclosed %s \"%s%s\" (opened at %u:%u)", kind_word(o->kind),
@@ -1269,44 +1257,25 @@ static bool scalar_text(const json_t *v, char *buf, const char **s, size_t *n)
 
 #define JSON_OUT_DEPTH 32
 
+/* JSON's two-character escapes; other control characters become \u00XX. */
+static const char json_esc[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r',
+    ['\t'] = 't', ['\b'] = 'b',  ['\f'] = 'f'};
+
 static sj_status_t out_json_string(rstate_t *st, const char *p, size_t n, bool esc)
 {
     sj_status_t s = out_value(st, "\"", 1, esc);
     size_t run = 0;
     for (size_t i = 0; i < n && s == SJ_OK; i++) {
         unsigned char ch = (unsigned char)p[i];
-        if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
-        char e[8];
+        if (ch >= 0x20 && !json_esc[ch]) continue;
+        char e[7] = {'\\', json_esc[ch], 0};
         size_t el = 2;
-        e[0] = '\\';
-        switch (ch) {
-        case '"':
-            e[1] = '"';
-            break;
-        case '\\':
-            e[1] = '\\';
-            break;
-        case '\n':
-            e[1] = 'n';
-            break;
-        case '\r':
-            e[1] = 'r';
-            break;
-        case '\t':
-            e[1] = 't';
-            break;
-        case '\b':
-            e[1] = 'b';
-            break;
-        case '\f':
-            e[1] = 'f';
-            break;
-        default:
+        if (!json_esc[ch]) {
             memcpy(e + 1, "u00", 3);
             e[4] = "0123456789abcdef"[ch >> 4];
             e[5] = "0123456789abcdef"[ch & 15];
             el = 6;
-            break;
         }
         s = out_value(st, p + run, i - run, esc);
         if (s == SJ_OK) s = out_value(st, e, el, esc);

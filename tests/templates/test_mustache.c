@@ -138,6 +138,7 @@ static void test_values(void **state)
     check("{{{v}}}", "{\"v\":{\"a\":[1,2.5,\"x\\\"<\\n\",null,true,{}],\"b\":[]}}",
           "{\"a\":[1,2.5,\"x\\\"<\\n\",null,true,{}],\"b\":[]}");
     check("{{v}}", "{\"v\":[\"<&>\"]}", "[&quot;&lt;&amp;&gt;&quot;]");
+    check("{{{v}}}", "{\"v\":[\"a\\u0001b\\tc\\\\\"]}", "[\"a\\u0001b\\tc\\\\\"]");
     /* No data at all: every name is missing. */
     check("[{{a}}]{{^a}}none{{/a}}[{{.}}]", NULL, "[]none[]");
     /* A root that is not an object. */

@@ -22,8 +22,8 @@
  *     sj_tmpl_destroy(t);
  *     sj_tmpl_set_destroy(set);
  *
- * Behaviour where the specification leaves room, chosen to match mustache.js
- * (the reference JavaScript implementation) where it has an answer:
+ * Behaviour where the specification leaves room, mostly as mustache.js (the
+ * reference JavaScript implementation) does; differences are marked:
  *  - Escaping: {{x}} HTML-escapes exactly & < > " (to &amp; &lt; &gt; &quot;),
  *    as the specification expects; a single quote is left alone, so put HTML
  *    attribute values in double quotes. SJ_TMPL_NO_ESCAPE turns escaping off
@@ -35,7 +35,8 @@
  *    and always '.' as decimal point whatever LC_NUMERIC says; true and false
  *    as "true" and "false"; null and missing names as ""; arrays and objects
  *    as compact JSON (nested at most 32 deep), which makes a template that
- *    prints a whole object easy to spot in a preview.
+ *    prints a whole object easy to spot in a preview (mustache.js differs:
+ *    "1,2" and "[object Object]"; it also escapes ' / ` and =).
  *  - Truthiness for {{#x}} and {{^x}}: missing, null, false, "", 0, 0.0 and []
  *    are false; everything else, including {}, is true.
  *  - Indentation of standalone partials and parents is added to every line
@@ -45,6 +46,10 @@
  *    whitespace notes: argument blocks lose their intrinsic indentation,
  *    standalone parameter blocks give overriding content their indentation.
  *  - A missing partial or parent renders as "", as the spec requires.
+ *    {{>*x}} and {{<*x}} name the template that x's value prints as (so a
+ *    number works too); a value that prints as "" names none.
+ *  - Text directly inside {{<parent}}...{{/parent}} (outside blocks) is
+ *    ignored, as the spec requires; so are sections and variables there.
  *
  * Bounds (each one a clear error, never a crash or a silent truncation):
  * template source size, section nesting at compile time, expansion depth of

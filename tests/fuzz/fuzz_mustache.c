@@ -59,7 +59,7 @@ static void check_error(const sj_tmpl_error_t *err)
 
 static void render_check(const sj_tmpl_t *t, const sj_tmpl_set_t *set, unsigned flags)
 {
-    sj_tmpl_opts_t opts = {.flags = flags, .max_depth = 24, .max_steps = 200000};
+    sj_tmpl_opts_t opts = {.flags = flags, .max_depth = 24, .max_steps = 50000};
     sj_tmpl_error_t err;
     sj_buf_t a, b;
     sj_buf_init(&a, OUT_MAX);

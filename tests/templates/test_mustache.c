@@ -349,10 +349,10 @@ static void test_render_bounds(void **state)
     assert_string_equal(err.text, "sections and partials nested deeper than 512 levels");
 
     /* Values too deep to print. */
-    char deep[200] = "{\"x\":";
-    for (int i = 0; i < 40; i++) strcat(deep, "[");
-    for (int i = 0; i < 40; i++) strcat(deep, "]");
-    strcat(deep, "}");
+    char deep[100];
+    snprintf(deep, sizeof deep, "{\"x\":%.40s%.40s}",
+             "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+             "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]");
     got = render_full("a\n {{x}}", deep, 0, 1 << 20, &err, NULL);
     assert_null(got);
     assert_string_equal(

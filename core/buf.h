@@ -34,7 +34,7 @@ sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
 sj_status_t sj_buf_adds(sj_buf_t *b, const char *s);
 sj_status_t sj_buf_addc(sj_buf_t *b, char c);
 sj_status_t sj_buf_addf(sj_buf_t *b, const char *fmt, ...) SJ_PRINTF(2, 3);
-sj_status_t sj_buf_vaddf(sj_buf_t *b, const char *fmt, va_list ap);
+sj_status_t sj_buf_vaddf(sj_buf_t *b, const char *fmt, va_list ap) SJ_PRINTF(2, 0);
 /* Borrowed pointer to the NUL-terminated contents ("" when empty). */
 const char *sj_buf_cstr(const sj_buf_t *b);
 /* Hands the allocation to the caller (free() it) and resets the buffer. */

@@ -24,10 +24,7 @@ static int run_file(const char *path)
         len += n;
         if (len == cap) {
             uint8_t *p = realloc(buf, cap *= 2);
-            if (!p) {
-                free(buf);
-                buf = NULL;
-            }
+            if (!p) free(buf);
             buf = p;
         }
     }

@@ -57,7 +57,7 @@ static void check_nrn(const char *s, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size ? size : 1);
+    char *s = calloc(size ? size : 1, 1);
     if (!s) abort();
     if (size) memcpy(s, data, size);
     size_t tiny = size ? data[0] % 16 : 0;

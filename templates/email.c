@@ -34,7 +34,7 @@
 #define PLAIN_WORD_MAX  60 /* longer words are encoded so they can be split */
 #define QP_LINE_MAX     76 /* RFC 2045 section 6.7 rule 5 */
 #define B64_LINE        76
-#define QUOTED_NAME_MAX 70 /* quoted display names stay on one line */
+#define QUOTED_NAME_MAX 66 /* a quoted name fits after "Reply-To: " on one line */
 #define MAX_WORDS       (SJ_EMAIL_MAX_SUBJECT / 2 + 2)
 #define BOUNDARY_TRIES  8
 #define BOUNDARY_HEX    24 /* hex digits of SHA-256 in the boundary */
@@ -585,7 +585,8 @@ static void emit_phrase(writer_t *w, const char *s, size_t n)
         looks_encoded = looks_encoded || (c == '=' && i + 1 < n && s[i + 1] == '?');
         quoted += c == '"' || c == '\\' ? 2 : 1;
     }
-    if (!ascii || looks_encoded || quoted > QUOTED_NAME_MAX) {
+    if (!ascii || looks_encoded || quoted > QUOTED_NAME_MAX ||
+        w->col + 1 + quoted > HDR_LINE_MAX) {
         emit_words(w, s, n, CTX_PHRASE);
         return;
     }

@@ -277,18 +277,25 @@ struct sj_synth_s {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int age_on(int32_t birth, int32_t day)
+/* "YYYY-MM-DD" of a day from 1900-01-01 to 90 days after the year, from the
+ * table built once in sj_synth_new() (converting dates is the hot spot). */
+static const char *date_str(const sj_synth_t *s, int32_t days)
 {
-    int by, y;
-    unsigned bm, bd, m, d;
-    sj_civil_from_days(birth, &by, &bm, &bd);
-    sj_civil_from_days(day, &y, &m, &d);
-    return y - by - ((m < bm || (m == bm && d < bd)) ? 1 : 0);
+    return s->dates[days - s->day1900];
 }
 
+static int year_of(const sj_synth_t *s, int32_t days)
+{
+    const char *d = date_str(s, days);
+    return (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+}
+
+/* Age at 1 January of the year (birthdays on 1 January count). */
 static int age_at_start(const sj_synth_t *s, uint32_t r)
 {
-    return age_on(s->res[r].birth, s->start);
+    const char *d = date_str(s, s->res[r].birth);
+    bool jan1 = !memcmp(d + 5, "01-01", 5);
+    return s->year - 1 - year_of(s, s->res[r].birth) + (jan1 ? 1 : 0);
 }
 
 /* A random office-hours time in [lo, hi), or NONE when the window is empty. */
@@ -346,9 +353,7 @@ static sj_status_t assign_serial(sj_synth_t *s, resident_t *p, bool newborn)
 
 static uint16_t pick_name(sj_synth_t *s, int lang, bool female, int32_t birth)
 {
-    int y;
-    unsigned m, d;
-    sj_civil_from_days(birth, &y, &m, &d);
+    int y = year_of(s, birth);
     unsigned list = (unsigned)lang * 4 + (female ? 2u : 0u) + (y < 1985 ? 1u : 0u);
     const name_list_t *l = &name_lists[lang][female][y < 1985];
     return (uint16_t)(list << 6 | rnd(&s->rng, l->n));
@@ -731,7 +736,7 @@ static sj_status_t personal(sj_synth_t *s, uint32_t r)
     /* eID cards: 6 years from 12, 10 years from 18, 30 years from 75; the
      * expiry lies uniformly in the card's validity, so 1 in V cards reaches
      * "90 days before expiry" this year. */
-    int age = age_on(p->birth, s->start);
+    int age = age_at_start(s, r);
     uint32_t years = age < 12 ? 0 : age < 18 ? 6 : age < 75 ? 10 : 30;
     if (years && st == SJ_OK) {
         uint32_t e = rnd(&s->rng, years * 365), ndays = s->span / DAY;
@@ -939,12 +944,6 @@ static void w_uint(writer_t *w, uint64_t v, int width)
 static void w_2digits(writer_t *w, uint32_t v)
 {
     w_raw(w, digits2 + 2 * v, 2);
-}
-
-/* Formats days as YYYY-MM-DD from the table (every date we print is in it). */
-static const char *date_str(const sj_synth_t *s, int32_t days)
-{
-    return s->dates[days - s->day1900];
 }
 
 static void w_date(writer_t *w, const sj_synth_t *s, int32_t days)

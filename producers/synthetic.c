@@ -24,14 +24,14 @@
 #include "core/lines.h"
 #include "core/timeutil.h"
 
-#define NONE UINT32_MAX
-#define DAY 86400u
+#define NONE             UINT32_MAX
+#define DAY              86400u
 #define SNAPSHOT_SECONDS 3600u /* the register snapshot fills the first hour */
-#define WORK_START (7u * 3600u)
-#define WORK_MINUTES 600u
-#define SERIAL_SLOTS 498u   /* serials per birth date and sex: odd 1..995, even 2..996 */
-#define SPILL_DAYS 183      /* how far a birth date may move when its serials are used up */
-#define LINE_MAX_BYTES 1536 /* one event, far above the ~700 bytes of the longest */
+#define WORK_START       (7u * 3600u)
+#define WORK_MINUTES     600u
+#define SERIAL_SLOTS     498u /* serials per birth date and sex: odd 1..995, even 2..996 */
+#define SPILL_DAYS       183 /* how far a birth date may move when its serials are used up */
+#define LINE_MAX_BYTES   1536 /* one event, far above the ~700 bytes of the longest */
 
 /* ---- random numbers ----------------------------------------------------- */
 
@@ -87,8 +87,9 @@ static uint32_t scaled(rng_t *r, uint64_t n, uint32_t num, uint32_t den)
 
 /* Flemish Region, residents per 10 000 by 5-year age band (0-4 ... 100-104),
  * rounded from Statbel figures of the 2020s: 0-17 19.6%, 18-64 59.4%, 65+ 21.0%. */
-static const uint16_t pyramid[21] = {510, 550, 570, 560, 560, 590, 630, 640, 640, 630, 670,
-                                     700, 670, 580, 520, 440, 280, 180, 80,  20,  3};
+static const uint16_t pyramid[21] = {510, 550, 570, 560, 560, 590, 630,
+                                     640, 640, 630, 670, 700, 670, 580,
+                                     520, 440, 280, 180, 80,  20,  3};
 #define MAX_AGE 104
 
 enum { L_NL, L_FR, L_EN, L_DE, L_COUNT };
@@ -97,43 +98,53 @@ static const char *const lang_code[L_COUNT] = {"nl", "fr", "en", "de"};
 static const uint16_t lang_mix[L_COUNT] = {8800, 600, 400, 200};
 
 static const char *const nl_m_young[] = {
-    "Noah",  "Arthur", "Louis", "Liam",  "Lucas", "Adam",  "Jules", "Finn",   "Mathis", "Vic",
-    "Lars",  "Wout",   "Stan",  "Seppe", "Ruben", "Thibo", "Noé",   "Kobe",   "Jasper", "Senne",
-    "Rémi",  "Maxime", "Niels", "Jonas", "Bram",  "Tuur",  "Daan",  "Matthias"};
+    "Noah",   "Arthur", "Louis", "Liam", "Lucas",  "Adam",  "Jules",
+    "Finn",   "Mathis", "Vic",   "Lars", "Wout",   "Stan",  "Seppe",
+    "Ruben",  "Thibo",  "Noé",   "Kobe", "Jasper", "Senne", "Rémi",
+    "Maxime", "Niels",  "Jonas", "Bram", "Tuur",   "Daan",  "Matthias"};
 static const char *const nl_m_old[] = {
-    "Jozef", "Jan",  "Marc", "Luc",   "Dirk",  "Patrick", "Eddy",    "Willy", "Rudi",
-    "Frans", "Guido", "Geert", "Koen", "Peter", "Johan",  "Bart",    "Wim",   "Tom",
-    "Hendrik", "André", "René", "Gustaaf", "Roger", "Noël", "Raf", "Kristof"};
+    "Jozef",   "Jan",   "Marc",  "Luc",     "Dirk",  "Patrick", "Eddy", "Willy",  "Rudi",
+    "Frans",   "Guido", "Geert", "Koen",    "Peter", "Johan",   "Bart", "Wim",    "Tom",
+    "Hendrik", "André", "René",  "Gustaaf", "Roger", "Noël",    "Raf",  "Kristof"};
 static const char *const nl_f_young[] = {
-    "Emma",  "Olivia", "Louise", "Mila",   "Ella",     "Nora", "Zoë",  "Noor",  "Lena",  "Julie",
-    "Marie", "Fien",   "Lotte",  "Hanne",  "Elise",    "Amélie", "Anaïs", "Chloë", "Inès", "Juliette",
-    "Liv",   "Febe",   "Jana",   "Noa",    "Lore",     "Eline", "Laura"};
+    "Emma",  "Olivia",   "Louise", "Mila",  "Ella",  "Nora",  "Zoë",    "Noor",  "Lena",
+    "Julie", "Marie",    "Fien",   "Lotte", "Hanne", "Elise", "Amélie", "Anaïs", "Chloë",
+    "Inès",  "Juliette", "Liv",    "Febe",  "Jana",  "Noa",   "Lore",   "Eline", "Laura"};
 static const char *const nl_f_old[] = {
-    "Maria",  "Anna",      "Godelieve", "Christiane", "Monique", "Rita",    "Linda",
-    "Hilde",  "Ann",       "Katrien",   "Veerle",     "Els",     "Griet",   "Liesbeth",
-    "Brigitte", "Lieve",   "Mieke",     "Marleen",    "Ingrid",  "Renée",   "Joëlle",
-    "Myriam", "Daniëlle",  "Ilse",      "Nathalie",   "Sofie"};
-static const char *const fr_m[] = {"François", "Noé",    "Jérôme", "Frédéric", "Gaëtan", "Léon",
-                                   "Hugo",     "Théo",   "Étienne", "Benoît",  "Jean",   "Luc",
-                                   "Raphaël",  "Loïc",   "Mathéo", "Cédric",   "Grégory", "Michel"};
-static const char *const fr_f[] = {"Léa",      "Camille", "Chloé",  "Manon",     "Anaïs",  "Hélène",
-                                   "Céline",   "Sophie",  "Isabelle", "Françoise", "Noémie", "Maëlle",
-                                   "Élodie",   "Amélie",  "Clémence", "Mélanie",  "Agnès",  "Josée"};
-static const char *const en_m[] = {"Oliver", "James",  "Jack",   "Harry", "Thomas", "Daniel",
-                                   "Samuel", "William", "George", "Ethan", "Ryan",   "David"};
-static const char *const en_f[] = {"Emily", "Olivia", "Charlotte", "Sarah",  "Grace",  "Zoë",
-                                   "Amelia", "Jessica", "Sophie",  "Hannah", "Chloe", "Emma"};
-static const char *const de_m[] = {"Jürgen", "Jörg",   "Lukas", "Günther", "Stefan", "Matthias",
-                                   "Björn",  "Jonas",  "Sören", "Klaus",   "Felix",  "Tobias"};
-static const char *const de_f[] = {"Anna",   "Lena",    "Käthe",     "Jördis", "Hannah", "Lea",
-                                   "Marlene", "Anneliese", "Sophie", "Mia",    "Ursula", "Brigitte"};
+    "Maria",    "Anna",     "Godelieve", "Christiane", "Monique", "Rita",  "Linda",
+    "Hilde",    "Ann",      "Katrien",   "Veerle",     "Els",     "Griet", "Liesbeth",
+    "Brigitte", "Lieve",    "Mieke",     "Marleen",    "Ingrid",  "Renée", "Joëlle",
+    "Myriam",   "Daniëlle", "Ilse",      "Nathalie",   "Sofie"};
+static const char *const fr_m[] = {"François", "Noé",     "Jérôme",  "Frédéric", "Gaëtan",
+                                   "Léon",     "Hugo",    "Théo",    "Étienne",  "Benoît",
+                                   "Jean",     "Luc",     "Raphaël", "Loïc",     "Mathéo",
+                                   "Cédric",   "Grégory", "Michel"};
+static const char *const fr_f[] = {
+    "Léa",    "Camille", "Chloé",    "Manon",     "Anaïs",  "Hélène",
+    "Céline", "Sophie",  "Isabelle", "Françoise", "Noémie", "Maëlle",
+    "Élodie", "Amélie",  "Clémence", "Mélanie",   "Agnès",  "Josée"};
+static const char *const en_m[] = {"Oliver", "James",  "Jack",   "Harry",
+                                   "Thomas", "Daniel", "Samuel", "William",
+                                   "George", "Ethan",  "Ryan",   "David"};
+static const char *const en_f[] = {"Emily",  "Olivia", "Charlotte", "Sarah",
+                                   "Grace",  "Zoë",    "Amelia",    "Jessica",
+                                   "Sophie", "Hannah", "Chloe",     "Emma"};
+static const char *const de_m[] = {"Jürgen", "Jörg",     "Lukas", "Günther",
+                                   "Stefan", "Matthias", "Björn", "Jonas",
+                                   "Sören",  "Klaus",    "Felix", "Tobias"};
+static const char *const de_f[] = {"Anna",   "Lena", "Käthe",   "Jördis",
+                                   "Hannah", "Lea",  "Marlene", "Anneliese",
+                                   "Sophie", "Mia",  "Ursula",  "Brigitte"};
 
 typedef struct {
     const char *const *names;
     uint16_t n;
 } name_list_t;
 
-#define LIST(a) {a, (uint16_t)SJ_ARRAY_LEN(a)}
+#define LIST(a)                                                                          \
+    {                                                                                    \
+        a, (uint16_t)SJ_ARRAY_LEN(a)                                                     \
+    }
 /* [language][female][born before 1985]; a name is stored as list << 6 | index. */
 static const name_list_t name_lists[L_COUNT][2][2] = {
     {{LIST(nl_m_young), LIST(nl_m_old)}, {LIST(nl_f_young), LIST(nl_f_old)}},
@@ -144,11 +155,11 @@ static const name_list_t name_lists[L_COUNT][2][2] = {
 
 /* Family names, only used in e-mail local parts, so already folded to ASCII. */
 static const char *const surnames[] = {
-    "peeters", "janssens", "maes",      "jacobs",   "mertens",  "willems",  "claes",
-    "goossens", "wouters", "desmet",    "dubois",   "vermeulen", "vandenbroeck", "declercq",
-    "lambert", "dupont",   "martens",   "verstraete", "dewilde", "vandamme", "dhondt",
-    "devos",   "hermans",  "smets",     "aerts",    "pauwels",  "vandevelde", "leclercq",
-    "michiels", "coppens"};
+    "peeters",      "janssens", "maes",       "jacobs",   "mertens",  "willems",
+    "claes",        "goossens", "wouters",    "desmet",   "dubois",   "vermeulen",
+    "vandenbroeck", "declercq", "lambert",    "dupont",   "martens",  "verstraete",
+    "dewilde",      "vandamme", "dhondt",     "devos",    "hermans",  "smets",
+    "aerts",        "pauwels",  "vandevelde", "leclercq", "michiels", "coppens"};
 
 static const char *const mail_domains[] = {"example.org", "example.net", "example.com"};
 
@@ -159,14 +170,16 @@ typedef struct {
 } town_t;
 
 static const town_t towns[] = {
-    {"44084", {9880, 9881, 9910}, 3},                                     /* Aalter */
-    {"44021", {9000, 9030, 9031, 9032, 9040, 9041, 9042, 9050, 9051, 9052}, 10}, /* Gent */
+    {"44084", {9880, 9881, 9910}, 3}, /* Aalter */
+    {"44021",
+     {9000, 9030, 9031, 9032, 9040, 9041, 9042, 9050, 9051, 9052},
+     10}, /* Gent */
     {"11002",
      {2000, 2018, 2020, 2030, 2040, 2050, 2060, 2100, 2140, 2170, 2180, 2600, 2610, 2660},
-     14},                                                                 /* Antwerpen */
-    {"24062", {3000, 3001, 3010, 3012, 3018}, 5},                         /* Leuven */
-    {"31005", {8000, 8200, 8310, 8380}, 4},                               /* Brugge */
-    {"44083", {9800, 9850}, 2},                                           /* Deinze */
+     14},                                         /* Antwerpen */
+    {"24062", {3000, 3001, 3010, 3012, 3018}, 5}, /* Leuven */
+    {"31005", {8000, 8200, 8310, 8380}, 4},       /* Brugge */
+    {"44083", {9800, 9850}, 2},                   /* Deinze */
 };
 
 /* Where people who leave go. */
@@ -258,8 +271,8 @@ struct sj_synth_s {
     uint64_t pos; /* events yielded so far */
 
     rng_t rng;
-    uint64_t mix;  /* seed material for per-resident values (phone, app inbox) */
-    char tag[24];  /* the seed as shown in ids */
+    uint64_t mix; /* seed material for per-resident values (phone, app inbox) */
+    char tag[24]; /* the seed as shown in ids */
     int year;
     int32_t start; /* days of 1 January */
     uint32_t span; /* seconds in the year */
@@ -267,7 +280,8 @@ struct sj_synth_s {
     uint16_t postcodes[16];
     uint8_t npc;
 
-    char (*dates)[10]; /* "YYYY-MM-DD" for every day from 1900-01-01 to 90 days after the year */
+    char (*dates)[10]; /* "YYYY-MM-DD" for every day from 1900-01-01 to 90 days after the
+                          year */
     uint32_t ndates;
     uint16_t *serials; /* serials used per (day since 1900-01-01, sex) while building */
     int32_t day1900;
@@ -303,7 +317,8 @@ static uint32_t rand_time(sj_synth_t *s, uint32_t lo, uint32_t hi)
 {
     if (hi <= lo) return NONE;
     uint32_t d0 = lo / DAY, d1 = (hi - 1) / DAY;
-    uint32_t t = (d0 + rnd(&s->rng, d1 - d0 + 1)) * DAY + WORK_START + rnd(&s->rng, WORK_MINUTES) * 60;
+    uint32_t t = (d0 + rnd(&s->rng, d1 - d0 + 1)) * DAY + WORK_START +
+                 rnd(&s->rng, WORK_MINUTES) * 60;
     if (t < lo || t >= hi) t = lo + rnd(&s->rng, hi - lo);
     return t;
 }
@@ -313,7 +328,8 @@ static bool present(const resident_t *p, uint32_t t)
     return t != NONE && t >= p->t_in && t < p->t_out;
 }
 
-static sj_status_t push_event(sj_synth_t *s, uint32_t t, uint32_t r, ev_type_t type, uint32_t param)
+static sj_status_t push_event(sj_synth_t *s, uint32_t t, uint32_t r, ev_type_t type,
+                              uint32_t param)
 {
     if (s->nev == s->capev) {
         size_t cap = s->capev ? s->capev * 2 : 4096;
@@ -369,13 +385,20 @@ static const char *name_of(uint16_t code)
 static void init_contact(sj_synth_t *s, resident_t *p, int age)
 {
     uint32_t email, phone, app;
-    if (age < 12) email = phone = app = 0;
-    else if (age < 18) email = 2500, phone = 6000, app = 0;
-    else if (age < 65) email = 8200, phone = 9300, app = 3600;
-    else if (age < 75) email = 7000, phone = 8500, app = 2000;
-    else email = 4000, phone = 6500, app = 800;
-    if (chance(&s->rng, email)) p->flags |= F_EMAIL | (chance(&s->rng, 9000) ? F_OK_EMAIL : 0);
-    if (chance(&s->rng, phone)) p->flags |= F_PHONE | (chance(&s->rng, 8000) ? F_OK_SMS : 0);
+    if (age < 12)
+        email = phone = app = 0;
+    else if (age < 18)
+        email = 2500, phone = 6000, app = 0;
+    else if (age < 65)
+        email = 8200, phone = 9300, app = 3600;
+    else if (age < 75)
+        email = 7000, phone = 8500, app = 2000;
+    else
+        email = 4000, phone = 6500, app = 800;
+    if (chance(&s->rng, email))
+        p->flags |= F_EMAIL | (chance(&s->rng, 9000) ? F_OK_EMAIL : 0);
+    if (chance(&s->rng, phone))
+        p->flags |= F_PHONE | (chance(&s->rng, 8000) ? F_OK_SMS : 0);
     if (chance(&s->rng, app)) p->flags |= F_APP | (chance(&s->rng, 9500) ? F_OK_APP : 0);
     p->mail = (uint8_t)(chance(&s->rng, 5000) ? 0 : chance(&s->rng, 6000) ? 1 : 2);
     uint32_t low = 2500, high = 2500; /* household income band */
@@ -404,7 +427,8 @@ static uint32_t new_resident(sj_synth_t *s, int age, bool female)
     memset(p, 0, sizeof *p);
     int by = s->year - 1 - age;
     int32_t jan1 = sj_days_from_civil(by, 1, 1);
-    p->birth = jan1 + (int32_t)rnd(&s->rng, (uint32_t)(sj_days_from_civil(by + 1, 1, 1) - jan1));
+    p->birth =
+        jan1 + (int32_t)rnd(&s->rng, (uint32_t)(sj_days_from_civil(by + 1, 1, 1) - jan1));
     p->hh = p->partner = NONE;
     p->t_in = SNAPSHOT_SECONDS;
     p->t_out = s->span;
@@ -470,7 +494,8 @@ typedef struct {
 static uint32_t take(sj_synth_t *s, buckets_t *b, int age, int sex)
 {
     if (age < 0 || age > MAX_AGE) return NONE;
-    int first = sex >= 0 ? sex : (int)rnd(&s->rng, 2); /* either sex: vary which comes first */
+    int first =
+        sex >= 0 ? sex : (int)rnd(&s->rng, 2); /* either sex: vary which comes first */
     for (int k = 0; k < (sex >= 0 ? 1 : 2); k++) {
         size_t key = (size_t)age * 2 + (size_t)((first + k) % 2);
         while (b->cursor[key] < b->start[key + 1]) {
@@ -482,7 +507,8 @@ static uint32_t take(sj_synth_t *s, buckets_t *b, int age, int sex)
 }
 
 /* The free resident whose age is nearest to target within [lo, hi]. */
-static uint32_t take_near(sj_synth_t *s, buckets_t *b, int target, int sex, int lo, int hi)
+static uint32_t take_near(sj_synth_t *s, buckets_t *b, int target, int sex, int lo,
+                          int hi)
 {
     if (lo < 0) lo = 0;
     if (hi > MAX_AGE) hi = MAX_AGE;
@@ -516,7 +542,8 @@ static sj_status_t family(sj_synth_t *s, buckets_t *b, uint32_t c, uint32_t h)
     int lo = oldest + 18, hi = oldest + 45;
     bool single = chance(&s->rng, 1500), father_only = single && chance(&s->rng, 1500);
     uint32_t p1 = NONE;
-    if (!father_only) p1 = take_near(s, b, oldest + 24 + (int)rnd(&s->rng, 14), 1, lo, hi);
+    if (!father_only)
+        p1 = take_near(s, b, oldest + 24 + (int)rnd(&s->rng, 14), 1, lo, hi);
     if (p1 == NONE) p1 = take_near(s, b, oldest + 27 + (int)rnd(&s->rng, 14), 0, lo, hi);
     if (p1 == NONE) return SJ_OK;
     join(s, p1, h);
@@ -541,7 +568,8 @@ static void adult(sj_synth_t *s, buckets_t *b, uint32_t a, uint32_t h)
     bool female = s->res[a].flags & F_FEMALE;
     int sex = chance(&s->rng, 9600) ? !female : female;
     int target = female ? age - 1 + (int)rnd(&s->rng, 7) : age + 1 - (int)rnd(&s->rng, 7);
-    uint32_t q = take_near(s, b, target, sex, target - 8 < 18 ? 18 : target - 8, target + 8);
+    uint32_t q =
+        take_near(s, b, target, sex, target - 8 < 18 ? 18 : target - 8, target + 8);
     if (q == NONE) return;
     join(s, q, h);
     couple(s, a, q);
@@ -562,14 +590,16 @@ static sj_status_t build_snapshot(sj_synth_t *s, uint32_t n)
         int age = (int)(band * 5 + rnd(&s->rng, 5));
         uint32_t f = age < 65 ? 4950 : age < 80 ? 5300 : 6200; /* women live longer */
         uint32_t r = new_resident(s, age, chance(&s->rng, f));
-        if (r == NONE) st = SJ_ERR_NOMEM;
+        if (r == NONE)
+            st = SJ_ERR_NOMEM;
         else {
             b->age[r] = (uint8_t)age;
             b->start[age * 2 + (s->res[r].flags & F_FEMALE ? 1 : 0) + 1]++;
         }
     }
     if (st == SJ_OK) {
-        for (size_t k = 1; k < SJ_ARRAY_LEN(b->start); k++) b->start[k] += b->start[k - 1];
+        for (size_t k = 1; k < SJ_ARRAY_LEN(b->start); k++)
+            b->start[k] += b->start[k - 1];
         memcpy(b->cursor, b->start, sizeof b->cursor);
         for (uint32_t r = 0; r < n; r++) {
             size_t key = (size_t)b->age[r] * 2 + (s->res[r].flags & F_FEMALE ? 1 : 0);
@@ -580,12 +610,15 @@ static sj_status_t build_snapshot(sj_synth_t *s, uint32_t n)
     for (uint32_t r = 0; r < n && st == SJ_OK; r++) {
         if (s->res[r].hh != NONE) continue;
         uint32_t h = new_household(s);
-        if (h == NONE) st = SJ_ERR_NOMEM;
+        if (h == NONE)
+            st = SJ_ERR_NOMEM;
         else if (b->age[r] < 18 || (b->age[r] < 25 && chance(&s->rng, 6000)))
             st = family(s, b, r, h); /* most young adults still live with their parents */
-        else adult(s, b, r, h);
+        else
+            adult(s, b, r, h);
     }
-    for (uint32_t r = 0; r < n && st == SJ_OK; r++) st = assign_serial(s, &s->res[r], false);
+    for (uint32_t r = 0; r < n && st == SJ_OK; r++)
+        st = assign_serial(s, &s->res[r], false);
     s->n0 = s->nres;
     s->nhh0 = s->nhh;
     free(b->idx);
@@ -606,12 +639,14 @@ static sj_status_t arrivals(sj_synth_t *s, uint32_t target)
         uint32_t kind = rnd(&s->rng, 100), adults = kind < 45 ? 1 : 2;
         uint32_t kids = kind < 75 ? 0 : 1 + rnd(&s->rng, 3);
         uint32_t t = rand_time(s, SNAPSHOT_SECONDS, s->span), first = s->nres;
-        int age0 = chance(&s->rng, 8000) ? 20 + (int)rnd(&s->rng, 20) : 40 + (int)rnd(&s->rng, 45);
+        int age0 = chance(&s->rng, 8000) ? 20 + (int)rnd(&s->rng, 20)
+                                         : 40 + (int)rnd(&s->rng, 45);
         for (uint32_t i = 0; i < adults + kids; i++) {
             int age = i == 0 ? age0
-                      : i == 1 && adults == 2 ? age0 - 2 + (int)rnd(&s->rng, 5)
-                                              : (int)rnd(&s->rng, (uint32_t)(age0 > 34 ? 15 : age0 - 19));
-            bool female = i == 0 ? chance(&s->rng, 5000)
+                      : i == 1 && adults == 2
+                          ? age0 - 2 + (int)rnd(&s->rng, 5)
+                          : (int)rnd(&s->rng, (uint32_t)(age0 > 34 ? 15 : age0 - 19));
+            bool female = i == 0                  ? chance(&s->rng, 5000)
                           : i == 1 && adults == 2 ? !(s->res[first].flags & F_FEMALE)
                                                   : chance(&s->rng, 4900);
             uint32_t r = new_resident(s, age, female);
@@ -636,7 +671,8 @@ static sj_status_t moves(sj_synth_t *s, uint32_t out_target, uint32_t within_tar
     if (!order) return SJ_ERR_NOMEM;
     for (uint32_t i = 0; i < s->nhh0; i++) order[i] = i;
     uint32_t out = 0, within = 0;
-    for (uint32_t i = 0; i < s->nhh0 && (out < out_target || within < within_target); i++) {
+    for (uint32_t i = 0; i < s->nhh0 && (out < out_target || within < within_target);
+         i++) {
         uint32_t j = i + rnd(&s->rng, s->nhh0 - i), h = order[j];
         order[j] = order[i];
         household_t *hh = &s->hh[h];
@@ -649,7 +685,8 @@ static sj_status_t moves(sj_synth_t *s, uint32_t out_target, uint32_t within_tar
         } else {
             hh->within_t = rand_time(s, SNAPSHOT_SECONDS, s->span);
             hh->target = hh->pc;
-            if (s->npc > 1) hh->target = (uint8_t)((hh->pc + 1 + rnd(&s->rng, s->npc - 1u)) % s->npc);
+            if (s->npc > 1)
+                hh->target = (uint8_t)((hh->pc + 1 + rnd(&s->rng, s->npc - 1u)) % s->npc);
             within += hh->size;
         }
     }
@@ -668,7 +705,11 @@ static sj_status_t deaths(sj_synth_t *s)
         uint32_t b = s->res[a].partner;
         if (b == NONE || b < a) continue;
         int aa = age_at_start(s, a), ab = age_at_start(s, b), old = aa > ab ? aa : ab;
-        uint32_t p = old < 55 ? 20 : old < 65 ? 80 : old < 75 ? 250 : old < 85 ? 700 : 1800;
+        uint32_t p = old < 55   ? 20
+                     : old < 65 ? 80
+                     : old < 75 ? 250
+                     : old < 85 ? 700
+                                : 1800;
         if (!chance(&s->rng, p)) continue;
         resident_t *pa = &s->res[a], *pb = &s->res[b];
         uint32_t lo = pa->t_in > pb->t_in ? pa->t_in : pb->t_in;
@@ -694,8 +735,13 @@ static sj_status_t births(sj_synth_t *s)
     for (uint32_t m = 0; m < n; m++) {
         if (!(s->res[m].flags & F_FEMALE) || s->hh[s->res[m].hh].size >= 5) continue;
         int age = age_at_start(s, m);
-        uint32_t p = age < 18 || age > 44 ? 0 : age < 20 ? 100 : age < 25 ? 300 : age < 30 ? 900
-                                                : age < 35 ? 1200 : age < 40 ? 600 : 130;
+        uint32_t p = age < 18 || age > 44 ? 0
+                     : age < 20           ? 100
+                     : age < 25           ? 300
+                     : age < 30           ? 900
+                     : age < 35           ? 1200
+                     : age < 40           ? 600
+                                          : 130;
         if (!p || !chance(&s->rng, p)) continue;
         uint32_t t = rand_time(s, s->res[m].t_in, s->res[m].t_out);
         if (t == NONE) continue;
@@ -730,7 +776,8 @@ static sj_status_t personal(sj_synth_t *s, uint32_t r)
     int turns = s->year - by;
     if (turns == 18 || turns == 65 || turns == 67) {
         if (bm == 2 && bd == 29 && !sj_date_valid(s->year, 2, 29)) bd = 28;
-        uint32_t t = (uint32_t)(sj_days_from_civil(s->year, bm, bd) - s->start) * DAY + 6 * 3600;
+        uint32_t t =
+            (uint32_t)(sj_days_from_civil(s->year, bm, bd) - s->start) * DAY + 6 * 3600;
         if (present(p, t)) st = push_event(s, t, r, EV_BIRTHDAY, (uint32_t)turns);
     }
     /* eID cards: 6 years from 12, 10 years from 18, 30 years from 75; the
@@ -747,8 +794,10 @@ static sj_status_t personal(sj_synth_t *s, uint32_t r)
             /* Most residents request the new card around the expiry date. */
             if (st == SJ_OK && chance(&s->rng, age < 75 ? 7000 : 5000)) {
                 int64_t d = (int64_t)expires - 60 + rnd(&s->rng, 121) - s->start;
-                uint32_t t2 = (uint32_t)d * DAY + WORK_START + rnd(&s->rng, WORK_MINUTES) * 60;
-                if (d < ndays && present(p, t2)) st = push_event(s, t2, r, EV_ID_REQUESTED, 0);
+                uint32_t t2 =
+                    (uint32_t)d * DAY + WORK_START + rnd(&s->rng, WORK_MINUTES) * 60;
+                if (d < ndays && present(p, t2))
+                    st = push_event(s, t2, r, EV_ID_REQUESTED, 0);
             }
         }
     }
@@ -777,7 +826,8 @@ static sj_status_t marriages(sj_synth_t *s, uint32_t *cand, uint32_t target)
     for (uint32_t r = 0; r < s->nres; r++) {
         const resident_t *p = &s->res[r];
         int age = age_at_start(s, r);
-        if (p->partner != NONE && p->partner > r && !(p->flags & F_MARRIED) && age >= 20 && age < 60)
+        if (p->partner != NONE && p->partner > r && !(p->flags & F_MARRIED) &&
+            age >= 20 && age < 60)
             cand[n++] = r;
     }
     sample(s, cand, n, couples_k);
@@ -795,7 +845,8 @@ static sj_status_t marriages(sj_synth_t *s, uint32_t *cand, uint32_t target)
     n = 0;
     for (uint32_t r = 0; r < s->nres; r++) {
         int age = age_at_start(s, r);
-        if (s->res[r].partner == NONE && !(s->res[r].flags & F_MARRIED) && age >= 22 && age < 55)
+        if (s->res[r].partner == NONE && !(s->res[r].flags & F_MARRIED) && age >= 22 &&
+            age < 55)
             cand[n++] = r;
     }
     uint32_t k = target - couples_k;
@@ -816,8 +867,7 @@ static sj_status_t income(sj_synth_t *s, uint32_t *cand, uint32_t target)
 {
     uint32_t n = 0;
     for (uint32_t r = 0; r < s->nres; r++)
-        if (s->res[r].t_in < s->res[r].t_out && age_at_start(s, r) >= 18)
-            cand[n++] = r;
+        if (s->res[r].t_in < s->res[r].t_out && age_at_start(s, r) >= 18) cand[n++] = r;
     sample(s, cand, n, target);
     for (uint32_t i = 0; i < target && i < n; i++) {
         const resident_t *p = &s->res[cand[i]];
@@ -851,7 +901,8 @@ static sj_status_t sort_events(sj_synth_t *s)
             count[k] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < s->nev; i++) dst[count[(src[i].t >> shift) & 0xFFFF]++] = src[i];
+        for (size_t i = 0; i < s->nev; i++)
+            dst[count[(src[i].t >> shift) & 0xFFFF]++] = src[i];
         event_t *x = src;
         src = dst;
         dst = x;
@@ -864,7 +915,8 @@ static sj_status_t sort_events(sj_synth_t *s)
 static sj_status_t build_year(sj_synth_t *s, uint64_t n)
 {
     sj_status_t st = arrivals(s, scaled(&s->rng, n, 5, 100));
-    if (st == SJ_OK) st = moves(s, scaled(&s->rng, n, 5, 100), scaled(&s->rng, n, 4, 100));
+    if (st == SJ_OK)
+        st = moves(s, scaled(&s->rng, n, 5, 100), scaled(&s->rng, n, 4, 100));
     if (st == SJ_OK) st = deaths(s);
     if (st == SJ_OK) st = births(s);
     for (uint32_t r = 0; r < s->nres && st == SJ_OK; r++) st = personal(s, r);
@@ -918,9 +970,10 @@ static void w_json(writer_t *w, const char *s)
     }
 }
 
-static const char digits2[] = "00010203040506070809101112131415161718192021222324252627282930313233"
-                              "34353637383940414243444546474849505152535455565758596061626364656667"
-                              "6869707172737475767778798081828384858687888990919293949596979899";
+static const char digits2[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
 
 /* v in decimal, zero-padded to at least width digits (at most 20). */
 static void w_uint(writer_t *w, uint64_t v, int width)
@@ -955,12 +1008,16 @@ static void w_date(writer_t *w, const sj_synth_t *s, int32_t days)
  * Latin-1 letters lose their accents ("Zoë" -> "zoe"), anything else goes. */
 static void w_mailname(writer_t *w, const char *s)
 {
-    static const char fold[] = "aaaaaaaceeeeiiiidnooooo-ouuuuytsaaaaaaaceeeeiiiidnooooo-ouuuuyty";
+    static const char fold[] =
+        "aaaaaaaceeeeiiiidnooooo-ouuuuytsaaaaaaaceeeeiiiidnooooo-ouuuuyty";
     for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
         char c = 0;
-        if (*u >= 'a' && *u <= 'z') c = (char)*u;
-        else if (*u >= 'A' && *u <= 'Z') c = (char)(*u - 'A' + 'a');
-        else if (*u == 0xC3 && u[1] >= 0x80 && u[1] <= 0xBF) c = fold[*++u - 0x80];
+        if (*u >= 'a' && *u <= 'z')
+            c = (char)*u;
+        else if (*u >= 'A' && *u <= 'Z')
+            c = (char)(*u - 'A' + 'a');
+        else if (*u == 0xC3 && u[1] >= 0x80 && u[1] <= 0xBF)
+            c = fold[*++u - 0x80];
         if (c && c != '-') w_raw(w, &c, 1);
     }
 }
@@ -1012,7 +1069,8 @@ static void w_attrs(writer_t *w, const sj_synth_t *s, uint32_t r, uint8_t pc)
         W_LIT(w, "@");
         w_str(w, mail_domains[p->mail]);
     }
-    if (p->flags & F_PHONE) { /* +32 40x xx xx xx, one number per resident up to 10 million */
+    if (p->flags &
+        F_PHONE) { /* +32 40x xx xx xx, one number per resident up to 10 million */
         W_LIT(w, "\",\"phone\":\"+3240");
         w_uint(w, ((uint64_t)r * 7919u + s->mix % 10000000u) % 10000000u, 7);
     }
@@ -1055,11 +1113,13 @@ static void set_town(sj_synth_t *s, const char *nis)
             s->npc = towns[i].n;
             return;
         }
-    static const uint16_t base[10] = {0, 2000, 1000, 8000, 9000, 7000, 4000, 3500, 6600, 5000};
+    static const uint16_t base[10] = {0,    2000, 1000, 8000, 9000,
+                                      7000, 4000, 3500, 6600, 5000};
     uint32_t code = 0;
     for (int i = 0; i < 5; i++) code = code * 10 + (uint32_t)(nis[i] - '0');
     uint32_t b = base[nis[0] - '0'];
-    if (nis[0] == '2') b = nis[1] == '1' ? 1000 : nis[1] == '4' ? 3000 : nis[1] == '5' ? 1300 : 1500;
+    if (nis[0] == '2')
+        b = nis[1] == '1' ? 1000 : nis[1] == '4' ? 3000 : nis[1] == '5' ? 1300 : 1500;
     s->postcodes[0] = (uint16_t)(b + code % 40 * 10);
     s->npc = 1;
 }
@@ -1102,15 +1162,17 @@ sj_synth_t *sj_synth_new(const sj_synth_opts_t *o, char *errstr, size_t errstr_s
     }
     int year = o->year ? o->year : SJ_SYNTH_DEFAULT_YEAR;
     if (year < SJ_SYNTH_MIN_YEAR || year > SJ_SYNTH_MAX_YEAR) {
-        sj_seterr(errstr, errstr_size, "synthetic population: year must be between %d and %d, not %d",
+        sj_seterr(errstr, errstr_size,
+                  "synthetic population: year must be between %d and %d, not %d",
                   SJ_SYNTH_MIN_YEAR, SJ_SYNTH_MAX_YEAR, year);
         return NULL;
     }
     const char *nis = o->nis ? o->nis : SJ_SYNTH_DEFAULT_NIS;
     if (!nis_ok(nis)) {
-        sj_seterr(errstr, errstr_size,
-                  "synthetic population: nis must be a 5-digit NIS municipality code like %s",
-                  SJ_SYNTH_DEFAULT_NIS);
+        sj_seterr(
+            errstr, errstr_size,
+            "synthetic population: nis must be a 5-digit NIS municipality code like %s",
+            SJ_SYNTH_DEFAULT_NIS);
         return NULL;
     }
     sj_synth_t *s = calloc(1, sizeof *s);
@@ -1120,7 +1182,8 @@ sj_synth_t *sj_synth_new(const sj_synth_opts_t *o, char *errstr, size_t errstr_s
     s->span = (uint32_t)(sj_days_from_civil(year + 1, 1, 1) - s->start) * DAY;
     set_town(s, nis);
     set_tag(s, o->seed);
-    uint64_t x = o->seed ^ ((uint64_t)year << 40) ^ ((uint64_t)strtoul(nis, NULL, 10) << 8);
+    uint64_t x =
+        o->seed ^ ((uint64_t)year << 40) ^ ((uint64_t)strtoul(nis, NULL, 10) << 8);
     for (int i = 0; i < 4; i++) s->rng.s[i] = splitmix64(&x);
     s->mix = splitmix64(&x);
     s->day1900 = sj_days_from_civil(1900, 1, 1);
@@ -1151,8 +1214,8 @@ sj_synth_t *sj_synth_new(const sj_synth_opts_t *o, char *errstr, size_t errstr_s
     s->serials = NULL;
     if (st == SJ_ERR_NOMEM) goto nomem;
     if (st != SJ_OK) {
-        sj_seterr(errstr, errstr_size,
-                  "synthetic population: %s", s->serials_full
+        sj_seterr(errstr, errstr_size, "synthetic population: %s",
+                  s->serials_full
                       ? "too many residents born on one date for unique register numbers"
                       : "generation failed");
         sj_synth_destroy(s);
@@ -1160,7 +1223,8 @@ sj_synth_t *sj_synth_new(const sj_synth_opts_t *o, char *errstr, size_t errstr_s
     }
     return s;
 nomem:
-    sj_seterr(errstr, errstr_size, "synthetic population: out of memory for %llu residents",
+    sj_seterr(errstr, errstr_size,
+              "synthetic population: out of memory for %llu residents",
               (unsigned long long)o->residents);
     sj_synth_destroy(s);
     return NULL;
@@ -1187,8 +1251,10 @@ int sj_synth_next(sj_synth_t *s, sj_buf_t *out)
     if (s->pos >= sj_synth_count(s)) return SJ_EOF;
     event_t e;
     if (s->pos < s->n0) /* the register snapshot, spread over the first hour */
-        e = (event_t){.t = (uint32_t)(s->pos * SNAPSHOT_SECONDS / s->n0), .r = (uint32_t)s->pos,
-                      .param = NONE, .type = EV_REGISTERED};
+        e = (event_t){.t = (uint32_t)(s->pos * SNAPSHOT_SECONDS / s->n0),
+                      .r = (uint32_t)s->pos,
+                      .param = NONE,
+                      .type = EV_REGISTERED};
     else
         e = s->ev[s->pos - s->n0];
     resident_t *p = &s->res[e.r];
@@ -1259,7 +1325,8 @@ int sj_synth_next(sj_synth_t *s, sj_buf_t *out)
         w_str(&w, bands[p->band]);
         W_LIT(&w, "\"");
         break;
-    default: break;
+    default:
+        break;
     }
     W_LIT(&w, "}}");
     if (w.p == w.end) return SJ_ERR_TOO_BIG; /* cannot happen with our own strings */

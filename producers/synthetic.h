@@ -49,10 +49,10 @@
  * residents the register runs out of serial numbers (498 per birth date and
  * sex), so the bound stays well below that. */
 #define SJ_SYNTH_MAX_RESIDENTS 20000000u
-#define SJ_SYNTH_DEFAULT_YEAR 2026
-#define SJ_SYNTH_DEFAULT_NIS "44084" /* Aalter, postcodes 9880, 9881, 9910 */
-#define SJ_SYNTH_MIN_YEAR 2005       /* residents are born from 1900 on */
-#define SJ_SYNTH_MAX_YEAR 2099       /* register numbers cover 1900-2099 */
+#define SJ_SYNTH_DEFAULT_YEAR  2026
+#define SJ_SYNTH_DEFAULT_NIS   "44084" /* Aalter, postcodes 9880, 9881, 9910 */
+#define SJ_SYNTH_MIN_YEAR      2005    /* residents are born from 1900 on */
+#define SJ_SYNTH_MAX_YEAR      2099    /* register numbers cover 1900-2099 */
 
 typedef struct sj_synth_opts {
     uint64_t residents; /* population at 1 January: 1..SJ_SYNTH_MAX_RESIDENTS */

@@ -23,7 +23,7 @@
 #include "producers/lifeevent.h"
 #include "producers/synthetic.h"
 
-#define N 20000u
+#define N    20000u
 #define SEED 42u
 
 /* ---- the shared population ---------------------------------------------- */
@@ -127,8 +127,10 @@ static bool nrn_matches(const char *nrn, const char *birth_date)
     uint64_t first9 = 0, check = 0;
     for (int i = 0; i < 11; i++) {
         if (nrn[i] < '0' || nrn[i] > '9') return false;
-        if (i < 9) first9 = first9 * 10 + (uint64_t)(nrn[i] - '0');
-        else check = check * 10 + (uint64_t)(nrn[i] - '0');
+        if (i < 9)
+            first9 = first9 * 10 + (uint64_t)(nrn[i] - '0');
+        else
+            check = check * 10 + (uint64_t)(nrn[i] - '0');
     }
     bool before2000 = 97 - first9 % 97 == check;
     bool from2000 = 97 - (2000000000u + first9) % 97 == check;
@@ -136,7 +138,8 @@ static bool nrn_matches(const char *nrn, const char *birth_date)
     unsigned serial = (unsigned)(first9 % 1000);
     if (serial < 1 || serial > 997) return false;
     char expect[16];
-    snprintf(expect, sizeof expect, "%d%.2s-%.2s-%.2s", from2000 ? 20 : 19, nrn, nrn + 2, nrn + 4);
+    snprintf(expect, sizeof expect, "%d%.2s-%.2s-%.2s", from2000 ? 20 : 19, nrn, nrn + 2,
+             nrn + 4);
     return strcmp(expect, birth_date) == 0;
 }
 
@@ -144,7 +147,8 @@ static void check_digits_self_test(void **state)
 {
     (void)state;
     /* Worked examples: 85073003328 (1985: 97 - 850730033 mod 97 = 28);
-     * 010101001: 97 - 2010101001 mod 97 = 26 for 2001, 97 - 10101001 mod 97 = 94 for 1901. */
+     * 010101001: 97 - 2010101001 mod 97 = 26 for 2001, 97 - 10101001 mod 97 = 94 for
+     * 1901. */
     assert_true(nrn_matches("85073003328", "1985-07-30"));
     assert_false(nrn_matches("85073003329", "1985-07-30"));
     assert_false(nrn_matches("85073003328", "2085-07-30"));
@@ -185,11 +189,38 @@ static void same_options_give_identical_bytes(void **state)
     }
 }
 
+/* The exact bytes are part of the contract: the same options must give the
+ * same population on every machine and compiler. When the generator changes
+ * on purpose, update these values and say so in the commit message. */
+static void output_is_pinned(void **state)
+{
+    (void)state;
+    sj_synth_opts_t o = {.residents = 1000, .seed = 1};
+    population_t p;
+    generate(&o, &p);
+    size_t pos = 0, len;
+    const char *first = next_line(&p, &pos, &len);
+    static const char expect[] =
+        "{\"specversion\":\"1.0\",\"id\":\"synth-1-1\",\"source\":\"urn:nis:44084:"
+        "population\",\"type\":\"be.seintje.life.registered\",\"time\":\"2026-01-01T00:"
+        "00:00Z\",\"subject\":\"03020370389\",\"datacontenttype\":\"application/json\","
+        "\"data\":{\"given_name\":\"Seppe\",\"birth_date\":\"2003-02-03\",\"nis\":"
+        "\"44084\",\"postcode\":\"9880\",\"language\":\"nl\",\"household\":\"hh-1-0\","
+        "\"phone\":\"+32404909768\",\"app_inbox\":\"bp-44f2-d619-751b-84f2\","
+        "\"consents\":{\"email\":false,\"sms\":true,\"app\":true}}}";
+    assert_int_equal(len, sizeof expect - 1);
+    assert_memory_equal(first, expect, len);
+    assert_int_equal(p.count, 1441);
+    assert_int_equal(p.len, 634312);
+    assert_true(fnv1a(p.text, p.len) == 0xb841d8a3762829f7ull);
+    free(p.text);
+}
+
 static void every_line_is_an_input_cloudevent(void **state)
 {
     (void)state;
-    static const char *const attrs[] = {"given_name", "birth_date", "nis", "postcode",
-                                        "language", "household"};
+    static const char *const attrs[] = {"given_name", "birth_date", "nis",
+                                        "postcode",   "language",   "household"};
     size_t pos = 0, len;
     const char *l;
     uint64_t n = 0;
@@ -210,7 +241,8 @@ static void every_line_is_an_input_cloudevent(void **state)
         const json_t *data = json_object_get(ev, "data");
         assert_true(json_is_object(data));
         for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++)
-            if (!str(data, attrs[i])) fail_msg("data.%s missing: %.*s", attrs[i], (int)len, l);
+            if (!str(data, attrs[i]))
+                fail_msg("data.%s missing: %.*s", attrs[i], (int)len, l);
         assert_string_equal(str(data, "nis"), "44084");
         const char *pc = str(data, "postcode");
         assert_true(!strcmp(pc, "9880") || !strcmp(pc, "9881") || !strcmp(pc, "9910"));
@@ -223,9 +255,11 @@ static void every_line_is_an_input_cloudevent(void **state)
         assert_true(json_is_boolean(json_object_get(c, "sms")));
         assert_true(json_is_boolean(json_object_get(c, "app")));
         /* A consent is only given for a channel the resident has. */
-        if (json_is_true(json_object_get(c, "email"))) assert_non_null(str(data, "email"));
+        if (json_is_true(json_object_get(c, "email")))
+            assert_non_null(str(data, "email"));
         if (json_is_true(json_object_get(c, "sms"))) assert_non_null(str(data, "phone"));
-        if (json_is_true(json_object_get(c, "app"))) assert_non_null(str(data, "app_inbox"));
+        if (json_is_true(json_object_get(c, "app")))
+            assert_non_null(str(data, "app_inbox"));
         json_decref(ev);
     }
     assert_int_equal(n, pop.count);
@@ -247,7 +281,8 @@ static void subjects_are_valid_unique_register_numbers(void **state)
         json_t *ev = parse(l, len);
         const char *nrn = str(ev, "subject");
         const char *birth = str(json_object_get(ev, "data"), "birth_date");
-        if (!nrn_matches(nrn, birth)) fail_msg("bad register number %s for %s", nrn, birth);
+        if (!nrn_matches(nrn, birth))
+            fail_msg("bad register number %s for %s", nrn, birth);
         const char *t = short_type(ev);
         if (!strcmp(t, "registered") || !strcmp(t, "moved-in"))
             entered[nentered++] = strtoull(nrn, NULL, 10);
@@ -256,8 +291,9 @@ static void subjects_are_valid_unique_register_numbers(void **state)
     /* Every resident enters the population once, with their own number. */
     qsort(entered, nentered, sizeof *entered, cmp_u64);
     for (size_t i = 1; i < nentered; i++)
-        if (entered[i] == entered[i - 1]) fail_msg("register number %011llu used twice",
-                                                   (unsigned long long)entered[i]);
+        if (entered[i] == entered[i - 1])
+            fail_msg("register number %011llu used twice",
+                     (unsigned long long)entered[i]);
     assert_true(nentered > N);
     free(entered);
 }
@@ -274,8 +310,8 @@ static void times_are_rfc3339_in_order_within_the_year(void **state)
         json_t *ev = parse(l, len);
         const char *t = str(ev, "time");
         assert_int_equal(strlen(t), 20);
-        assert_true(t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' && t[16] == ':' &&
-                    t[19] == 'Z');
+        assert_true(t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' &&
+                    t[16] == ':' && t[19] == 'Z');
         int64_t ms;
         assert_int_equal(sj_time_parse_rfc3339(t, 20, &ms), SJ_OK);
         assert_true(ms >= lo && ms < hi);
@@ -290,7 +326,8 @@ static void assert_share(const char *what, uint64_t part, uint64_t whole, int lo
 {
     uint64_t pm = part * 1000 / whole;
     if ((int)pm < lo || (int)pm > hi)
-        fail_msg("%s: %llu per mille, expected %d..%d", what, (unsigned long long)pm, lo, hi);
+        fail_msg("%s: %llu per mille, expected %d..%d", what, (unsigned long long)pm, lo,
+                 hi);
 }
 
 static void snapshot_follows_flemish_distributions(void **state)
@@ -304,17 +341,22 @@ static void snapshot_follows_flemish_distributions(void **state)
     static const char *const langs[] = {"nl", "fr", "en", "de"};
     while ((l = next_line(&pop, &pos, &len))) {
         json_t *ev = parse(l, len);
-        if (strncmp(str(ev, "time"), "2026-01-01T00:", 14) || strcmp(short_type(ev), "registered")) {
+        if (strncmp(str(ev, "time"), "2026-01-01T00:", 14) ||
+            strcmp(short_type(ev), "registered")) {
             json_decref(ev);
             continue;
         }
         const json_t *d = json_object_get(ev, "data");
         const char *b = str(d, "birth_date");
-        int by = (int)strtol(b, NULL, 10), age = 2026 - by - (strcmp(b + 5, "01-01") > 0 ? 1 : 0);
+        int by = (int)strtol(b, NULL, 10),
+            age = 2026 - by - (strcmp(b + 5, "01-01") > 0 ? 1 : 0);
         total++;
-        if (age < 18) young++;
-        else if (age < 65) working++;
-        else old++;
+        if (age < 18)
+            young++;
+        else if (age < 65)
+            working++;
+        else
+            old++;
         for (int i = 0; i < 4; i++) lang[i] += !strcmp(str(d, "language"), langs[i]);
         if (age >= 18) {
             adults++;
@@ -322,13 +364,15 @@ static void snapshot_follows_flemish_distributions(void **state)
             phone += str(d, "phone") != NULL;
             app += str(d, "app_inbox") != NULL;
         }
-        for (const char *g = str(d, "given_name"); *g; g++) non_ascii += (unsigned char)*g >= 0x80;
+        for (const char *g = str(d, "given_name"); *g; g++)
+            non_ascii += (unsigned char)*g >= 0x80;
         json_t *h = json_object_get(households, str(d, "household"));
         if (!h) {
             h = json_pack("[is]", 0, str(d, "postcode"));
             json_object_set_new(households, str(d, "household"), h);
         }
-        json_array_set_new(h, 0, json_integer(json_integer_value(json_array_get(h, 0)) + 1));
+        json_array_set_new(h, 0,
+                           json_integer(json_integer_value(json_array_get(h, 0)) + 1));
         assert_string_equal(json_string_value(json_array_get(h, 1)), str(d, "postcode"));
         json_decref(ev);
     }
@@ -347,7 +391,8 @@ static void snapshot_follows_flemish_distributions(void **state)
     const char *key;
     json_t *h;
     uint64_t sizes[6] = {0}, nh = 0;
-    json_object_foreach(households, key, h) {
+    json_object_foreach(households, key, h)
+    {
         json_int_t size = json_integer_value(json_array_get(h, 0));
         assert_true(size >= 1 && size <= 5);
         sizes[size]++;
@@ -364,22 +409,31 @@ static void every_event_type_appears_at_a_plausible_rate(void **state)
     static const struct {
         const char *type;
         int lo, hi; /* per 1000 residents */
-    } rates[] = {{"birth", 6, 14},          {"moved-in", 45, 55},         {"moved-out", 45, 55},
-                 {"moved-within", 35, 45},  {"birthday", 25, 50},         {"id-card-expiring", 60, 110},
-                 {"marriage", 4, 10},       {"death-of-partner", 2, 9},   {"deceased", 2, 9},
-                 {"income-changed", 75, 85}, {"id-card-requested", 30, 70}};
+    } rates[] = {{"birth", 6, 14},
+                 {"moved-in", 45, 55},
+                 {"moved-out", 45, 55},
+                 {"moved-within", 35, 45},
+                 {"birthday", 25, 50},
+                 {"id-card-expiring", 60, 110},
+                 {"marriage", 4, 10},
+                 {"death-of-partner", 2, 9},
+                 {"deceased", 2, 9},
+                 {"income-changed", 75, 85},
+                 {"id-card-requested", 30, 70}};
     json_t *counts = json_object();
     size_t pos = 0, len;
     const char *l;
     while ((l = next_line(&pop, &pos, &len))) {
         json_t *ev = parse(l, len);
         const char *t = short_type(ev);
-        json_object_set_new(counts, t, json_integer(json_integer_value(json_object_get(counts, t)) + 1));
+        json_object_set_new(
+            counts, t, json_integer(json_integer_value(json_object_get(counts, t)) + 1));
         json_decref(ev);
     }
     for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
         json_int_t n = json_integer_value(json_object_get(counts, rates[i].type));
-        assert_share(rates[i].type, (uint64_t)n * 1000, N * 1000, rates[i].lo, rates[i].hi);
+        assert_share(rates[i].type, (uint64_t)n * 1000, N * 1000, rates[i].lo,
+                     rates[i].hi);
     }
     /* Births register the child: one registered event per birth beyond the snapshot. */
     assert_int_equal(json_integer_value(json_object_get(counts, "registered")),
@@ -400,9 +454,11 @@ static void event_fields_are_consistent(void **state)
         if (!strcmp(t, "birthday")) {
             json_int_t age = json_integer_value(json_object_get(d, "age"));
             assert_true(age == 18 || age == 65 || age == 67);
-            assert_int_equal(strtol(time, NULL, 10) - strtol(str(d, "birth_date"), NULL, 10), age);
+            assert_int_equal(
+                strtol(time, NULL, 10) - strtol(str(d, "birth_date"), NULL, 10), age);
             const char *md = str(d, "birth_date") + 5;
-            assert_true(!strncmp(time + 5, md, 5) || (!strcmp(md, "02-29") && !strncmp(time + 5, "02-28", 5)));
+            assert_true(!strncmp(time + 5, md, 5) ||
+                        (!strcmp(md, "02-29") && !strncmp(time + 5, "02-28", 5)));
         } else if (!strcmp(t, "id-card-expiring")) {
             assert_int_equal(date_of(str(d, "expires")) - day, 90);
             assert_true(day - birth >= 12 * 365);
@@ -413,7 +469,8 @@ static void event_fields_are_consistent(void **state)
             assert_int_equal(strlen(to), 5);
             assert_string_not_equal(to, "44084");
         } else if (!strcmp(t, "income-changed")) {
-            assert_string_not_equal(str(d, "income_band"), str(d, "previous_income_band"));
+            assert_string_not_equal(str(d, "income_band"),
+                                    str(d, "previous_income_band"));
         } else if (!strcmp(t, "birth")) {
             int32_t child = date_of(str(d, "child_birth_date"));
             assert_true(child <= day && day - child < 200);
@@ -457,7 +514,8 @@ static void residents_act_only_while_they_live_here(void **state)
             if (w->state != ABSENT) fail_msg("%s entered twice", t);
             w->state = PRESENT;
         } else if (w->state != PRESENT) {
-            fail_msg("%s for a resident who is %s", t, w->state == GONE ? "gone" : "not here yet");
+            fail_msg("%s for a resident who is %s", t,
+                     w->state == GONE ? "gone" : "not here yet");
         }
         if (!strcmp(t, "moved-out") || !strcmp(t, "deceased")) w->state = GONE;
         if (!strcmp(t, "id-card-expiring")) w->card_expiring = true;
@@ -490,7 +548,8 @@ static void contact_data_is_fictional(void **state)
             assert_non_null(at);
             assert_true(!strcmp(at, "@example.org") || !strcmp(at, "@example.net") ||
                         !strcmp(at, "@example.com"));
-            assert_true(all_of(e, (size_t)(at - e), "abcdefghijklmnopqrstuvwxyz0123456789."));
+            assert_true(
+                all_of(e, (size_t)(at - e), "abcdefghijklmnopqrstuvwxyz0123456789."));
             emails++;
         }
         if (p) {
@@ -553,7 +612,8 @@ static void bad_options_are_refused_with_a_message(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
         assert_null(sj_synth_new(&bad[i].o, err, sizeof err));
-        if (!strstr(err, bad[i].says)) fail_msg("message \"%s\" lacks \"%s\"", err, bad[i].says);
+        if (!strstr(err, bad[i].says))
+            fail_msg("message \"%s\" lacks \"%s\"", err, bad[i].says);
     }
     assert_null(sj_synth_new(&bad[0].o, NULL, 0)); /* no errstr is fine */
     sj_synth_destroy(NULL);
@@ -624,6 +684,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(check_digits_self_test),
         cmocka_unit_test(same_options_give_identical_bytes),
+        cmocka_unit_test(output_is_pinned),
         cmocka_unit_test(every_line_is_an_input_cloudevent),
         cmocka_unit_test(subjects_are_valid_unique_register_numbers),
         cmocka_unit_test(times_are_rfc3339_in_order_within_the_year),

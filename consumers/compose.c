@@ -326,7 +326,7 @@ static sj_status_t render(const sj_compose_t *c, const entry_t *e, file_t f, int
                                     f == F_HTML ? 0 : SJ_TMPL_NO_ESCAPE, out, &err);
     if (st != SJ_OK)
         sj_seterr(errstr, errstr_size, "%s", err.message);
-    else if (f != F_TEXT && f != F_HTML && f != F_APP_BODY)
+    else if (f != F_TEXT && f != F_HTML)
         rtrim(out);
     return st;
 }

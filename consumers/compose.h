@@ -28,7 +28,7 @@
  * every YYYY-MM-DD date <key>_long and <key>_weekday in the message language
  * (templates/locale.h). HTML is escaped only in email.html; subjects, text,
  * SMS and app texts render without escaping and have trailing whitespace
- * removed from one-line parts (subject, SMS, app title, link).
+ * removed from every part but the e-mail bodies.
  *
  * Language: the intent's language (the segment stage already fell back to
  * the campaign's default_language when the resident's is not offered).

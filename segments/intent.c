@@ -205,24 +205,38 @@ static json_t *make_context(const sj_event_view_t *ev, const sj_resident_view_t 
     return ctx;
 }
 
+/* "Why did I get this?": campaign, triggering event and timing, in plain
+ * words with the dates that decided it. */
 static void make_reason(const sj_campaign_t *c, const sj_event_view_t *ev, char *out,
                         size_t size)
 {
-    char when[64] = "";
+    char when[64] = "", anchor[96] = "that event";
     if (ev->time) {
         char d[11];
         sj_date_format(sj_brussels_date(ev->time_ms), d);
         snprintf(when, sizeof when, " of %s", d);
     }
+    int64_t ms;
+    if (strcmp(c->timing.relative_to, "time") != 0 &&
+        sj_intent_anchor(&c->timing, ev, &ms) == SJ_OK) {
+        char d[11];
+        sj_date_format(sj_brussels_date(ms) - c->timing.offset_days, d);
+        snprintf(anchor, sizeof anchor, "the %s date (%s)", c->timing.relative_to + 5, d);
+    }
     const char *what = strrchr(ev->type, '.') ? strrchr(ev->type, '.') + 1 : ev->type;
     int off = c->timing.offset_days;
-    snprintf(out, size,
-             "You receive this message from the campaign \"%s\" because the municipality "
-             "registered the event \"%s\"%s; it is sent %d day%s %s %s.",
-             c->name, what, when, off < 0 ? -off : off,
-             (off == 1 || off == -1) ? "" : "s", off < 0 ? "before" : "after",
-             !strcmp(c->timing.relative_to, "time") ? "that event"
-                                                    : c->timing.relative_to + 5);
+    if (off == 0)
+        snprintf(out, size,
+                 "You receive this message from the campaign \"%s\" because the "
+                 "municipality registered the event \"%s\"%s; it is sent on %s.",
+                 c->name, what, when, anchor);
+    else
+        snprintf(out, size,
+                 "You receive this message from the campaign \"%s\" because the "
+                 "municipality registered the event \"%s\"%s; it is sent %d day%s %s %s.",
+                 c->name, what, when, off < 0 ? -off : off,
+                 (off == 1 || off == -1) ? "" : "s", off < 0 ? "before" : "after",
+                 anchor);
 }
 
 sj_status_t sj_intent_build(const sj_campaign_t *c, const sj_event_view_t *ev,

@@ -9,7 +9,8 @@
  * Invariants: never crash; an error always explains itself and leaves the
  * output buffer untouched; on success every line ends in CRLF (no bare CR or
  * LF anywhere), is at most 998 octets, header lines are 7-bit and at most 78
- * octets, and a second build gives the same bytes. */
+ * octets unless they carry one long address, and a second build gives the
+ * same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,24 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { F_SUBJECT, F_TO_NAME, F_TEXT, F_HTML, F_FROM_NAME, F_TO_ADDR, NFIELDS };
+
+/* A header line may exceed 78 octets only to carry one long address, which
+ * cannot be folded (addresses are up to 254 octets): after the field name or
+ * the folding space, the line must be that one address and nothing else. */
+static int long_address_line(const char *line, size_t n)
+{
+    size_t i = 0;
+    if (line[0] != ' ')
+        while (i < n && line[i] != ':') i++;
+    i++; /* the ':' or the folding space */
+    if (i < n && line[i] == ' ' && line[0] != ' ') i++;
+    int at = 0;
+    for (; i < n; i++) {
+        if (line[i] == ' ') return 0;
+        if (line[i] == '@') at = 1;
+    }
+    return at;
+}
 
 static void check_message(const char *m, size_t n)
 {
@@ -34,7 +53,7 @@ static void check_message(const char *m, size_t n)
             size_t len = i - start;
             if (len > 998) abort();
             if (headers && len == 0) headers = 0;
-            if (headers && len > 78) abort();
+            if (headers && len > 78 && !long_address_line(m + start, len)) abort();
             start = i + 2;
             i++;
             continue;

@@ -36,7 +36,8 @@ for ((i = 1; i < ${#KX[@]}; i += 2)); do SX+=(-X "kafka.${KX[i]}"); done
 
 export SEINTJE_NO_PROGRESS=1
 echo "generating $N events ..." >&2
-"$SEINTJE" synth --residents $((N * 3 / 4 + 1000)) --seed 5 | head -n "$N" > "$work/input.jsonl"
+"$SEINTJE" synth --residents $((N * 3 / 4 + 1000)) --seed 5 > "$work/all.jsonl"
+head -n "$N" "$work/all.jsonl" > "$work/input.jsonl"
 "$SEINTJE" produce --dry-run --insecure-dev-key "$work/input.jsonl" 2>/dev/null > "$work/events.jsonl"
 python3 - "$work" <<'PY'
 import json, sys
@@ -55,7 +56,7 @@ run() { # run NAME TOPIC -> prints events/s
     "$SEINTJE" produce -q --insecure-dev-key -X brokers="$BROKERS" -X topic.life-events="$topic" \
       "${SX[@]}" "$work/input.jsonl" 2>/dev/null
   else
-    kcat -P -b "$BROKERS" -t "$topic" -K $'\t' "${KX[@]}" "$work/keyed.tsv"
+    kcat -P -b "$BROKERS" -t "$topic" -K $'\t' "${KX[@]}" < "$work/keyed.tsv"
   fi
   t1=$(date +%s%N)
   python3 -c "print(round($N / (($t1 - $t0) / 1e9)))"

@@ -3,6 +3,8 @@
  * See kafka.h. */
 #include "kafka.h"
 
+#include "log.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,11 +32,22 @@ static sj_status_t set_passthrough(void *opaque, const char *name, const char *v
     return set1(x->rk, name, value, x->errstr, x->errstr_size);
 }
 
+/* librdkafka's own messages go through our logger (JSON lines off a
+ * terminal) instead of its default raw stderr format. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sj_log_level_t l = level <= 3 ? SJ_LOG_ERROR : level <= 5 ? SJ_LOG_WARN
+                     : level == 6 ? SJ_LOG_INFO : SJ_LOG_DEBUG;
+    sj_log(l, "kafka", "%s: %s", fac, buf);
+}
+
 /* Applies a NULL-terminated list of name/value defaults, then kafka.*. */
 static rd_kafka_conf_t *build_conf(const sj_conf_t *c, const char *const *defaults,
                                    char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *rk = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(rk, log_cb);
     if (set1(rk, "bootstrap.servers", sj_conf_get(c, "brokers"), errstr, errstr_size) != SJ_OK)
         goto fail;
     for (size_t i = 0; defaults[i]; i += 2)

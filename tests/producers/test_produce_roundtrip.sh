@@ -13,7 +13,8 @@ topic="it.roundtrip.$$.$RANDOM"
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > key
 echo >> key
 
-"$SEINTJE_BIN" synth --residents 80000 --seed 11 | head -n "$N" > input.jsonl
+"$SEINTJE_BIN" synth --residents 80000 --seed 11 > all.jsonl
+head -n "$N" all.jsonl > input.jsonl
 test "$(wc -l < input.jsonl)" -eq "$N" || { echo "synth gave fewer than $N lines"; exit 1; }
 
 "$SEINTJE_BIN" produce -X brokers="$SEINTJE_TEST_BROKERS" -X topic.life-events="$topic" \

@@ -86,7 +86,8 @@ void sj_log(sj_log_level_t lvl, const char *facility, const char *fmt, ...)
         k = json_escape(line, sizeof line, k, msg);
         k += (size_t)snprintf(line + k, sizeof line - k, "\"}\n");
     } else {
-        k = (size_t)snprintf(line, sizeof line, "%s %s: %s: %s\n", log_prog, facility,
+        /* On a terminal the facility names the part: "seintje kafka: warn: ..." */
+        k = (size_t)snprintf(line, sizeof line, "seintje %s: %s: %s\n", facility,
                              level_names[lvl], msg);
     }
     if (k >= sizeof line) {

@@ -428,7 +428,7 @@ static sj_status_t map_time(json_t *ev, const sj_csv_field_t *f, row_err_t *e)
     if (sj_time_parse_rfc3339(f->p, f->len, &ms) == SJ_OK)
         return set_str(ev, "time", f->p, f->len);
     return row_fail(e, "event_date",
-                    "expected a date YYYY-MM-DD or an rfc 3339 time such as "
+                    "expected a date YYYY-MM-DD or an RFC 3339 time such as "
                     "2026-11-28T09:30:00Z");
 }
 

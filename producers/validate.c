@@ -171,7 +171,7 @@ sj_status_t sj_e164_valid(const char *s, size_t n, char *problem, size_t problem
         return fail(problem, problem_size, "is empty, expected '+' and 8 to 15 digits");
     if (s[0] != '+')
         return fail(problem, problem_size,
-                    "must start with '+' and the country code (e.g. +32 for belgium)");
+                    "must start with '+' and the country code (e.g. +32 for Belgium)");
     if (!all_digits(s + 1, n - 1))
         return fail(problem, problem_size,
                     "expected only digits after '+', without spaces or punctuation");

@@ -48,11 +48,11 @@ bad.jsonl:2: json: unclosed object at column 1
 bad.jsonl:4: source: required (e.g. urn:nis:44021:population)
 bad.jsonl:5: type: unknown event type "be.seintje.life.abducted" (see `seintje produce --catalogue`)
 bad.jsonl:6: time: not an RFC 3339 date-time (e.g. 2026-11-28T09:30:00Z)
-bad.jsonl:7: subject: not a valid national register number: @NRN@
-bad.jsonl:8: data.phone: @PHONE@
-bad.jsonl:9: data.email: @EMAIL@
-bad.jsonl:10: utf8: invalid UTF-8 at byte @UTF8@
-bad.jsonl:11: line: line is 3213 bytes, longer than produce.max-line (2048); raise the bound or split the event
+bad.jsonl:7: subject: not a valid national register number: check digits do not match (neither the pre-2000 nor the post-2000 rule)
+bad.jsonl:8: data.phone: must start with '+' and the country code (e.g. +32 for Belgium)
+bad.jsonl:9: data.email: has no '@', expected name@domain
+bad.jsonl:10: utf8: invalid UTF-8 at byte 183
+bad.jsonl:11: line: line is 3183 bytes, longer than produce.max-line (2048); raise the bound or split the event
 bad.jsonl:12: data.household: looks like a national register number; only subject may carry one (it is pseudonymised), remove it from data
 EXP
 diff -u expected.txt errors.txt || fail "error lines differ from the expected ones"
@@ -92,9 +92,9 @@ cat csv.txt
 grep -v '^seintje produce' csv.txt > csv-errors.txt || true
 cat > csv-expected.txt <<'EXP'
 register.csv:3: type: unknown event type "be.seintje.life.moved-to-mars" (see `seintje produce --catalogue`)
-register.csv:4: event_date: @DATE@
+register.csv:4: event_date: expected a date YYYY-MM-DD or an RFC 3339 time such as 2026-11-28T09:30:00Z
 register.csv:6: data.expires: required for be.seintje.life.id-card-expiring
-register.csv:7: data.phone: @PHONE2@
+register.csv:7: data.phone: expected 8 to 15 digits after '+'
 EXP
 diff -u csv-expected.txt csv-errors.txt || fail "csv error lines differ"
 n=$(kcat -C -b "$SEINTJE_TEST_BROKERS" -t "$topic2" -e -q -f '%s\n' | wc -l)

@@ -340,7 +340,7 @@ static void test_event_date_and_required(void **state)
         char line[128];
         snprintf(line, sizeof line, "85073003328,birth,%s", bad[i]);
         EXPECT_ROW_ERROR(r, line,
-                         "ERR event_date: expected a date YYYY-MM-DD or an rfc 3339");
+                         "ERR event_date: expected a date YYYY-MM-DD or an RFC 3339");
     }
     EXPECT_ROW_ERROR(r, "85073003328,birth,", "ERR event_date: is required");
     EXPECT_ROW_ERROR(r, ",birth,2026-11-28", "ERR nrn: is required");

@@ -87,9 +87,26 @@ python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print("expected:", 
 step "A: produce"
 "$BIN" produce --synthetic "$RESIDENTS" --seed "$SEED" --insecure-dev-key "${X[@]}"
 
+malformed=0
+if command -v kcat >/dev/null; then
+    step "A: two malformed events on the topic (kcat)"
+    printf '%s\n' '{"not json' \
+        '{"id":"m1","type":"be.seintje.life.moved-in","subject":"85073003328","data":{"email":"leak@example.org"}}' |
+        kcat -P -b "$SEINTJE_TEST_BROKERS" -t "$run_id-a.life-events"
+    malformed=2
+fi
+
 step "A: segment (replay clock)"
-"$BIN" segment --until-idle 1500 --replay-clock "${X[@]}" | tee "$work/a-segment.txt"
-$CHECK summary --expect "$work/a-expect.json" --stage segment "$work/a-segment.txt"
+"$BIN" segment --until-idle 1500 --replay-clock "${X[@]}" 2>"$work/a-segment.err" |
+    tee "$work/a-segment.txt"
+cat "$work/a-segment.err" >&2
+$CHECK summary --expect "$work/a-expect.json" --stage segment --malformed "$malformed" \
+    "$work/a-segment.txt"
+if grep -q -e 'leak@' -e '85073003328' "$work/a-segment.err"; then
+    fail "personal data of a malformed event reached the log"
+fi
+[ "$malformed" -eq 0 ] || grep -q 'offset .*malformed event skipped' "$work/a-segment.err" ||
+    fail "malformed events were not logged by offset"
 
 step "A: deliver (replay clock, now = 2100)"
 SEINTJE_NOW=2100-01-01T00:00:00Z "$BIN" deliver --until-idle 1500 --replay-clock "${X[@]}" |
@@ -109,7 +126,8 @@ SEINTJE_NOW=2100-01-01T00:00:00Z "$BIN" deliver --until-idle 1500 --replay-clock
 step "A: full replay with fresh consumer groups: same ids, no new files"
 X+=(-X "segment.group=$run_id-a-segment-replay" -X "deliver.group=$run_id-a-deliver-replay")
 "$BIN" segment --until-idle 1500 --replay-clock "${X[@]}" | tee "$work/a-segment3.txt"
-$CHECK summary --expect "$work/a-expect.json" --stage segment "$work/a-segment3.txt"
+$CHECK summary --expect "$work/a-expect.json" --stage segment --malformed "$malformed" \
+    "$work/a-segment3.txt"
 SEINTJE_NOW=2100-01-01T00:00:00Z "$BIN" deliver --until-idle 1500 --replay-clock "${X[@]}" |
     tee "$work/a-deliver3.txt"
 grep -Eq 'intents: +[1-9]' "$work/a-deliver3.txt" || fail "replay delivered nothing"

@@ -228,9 +228,10 @@ def summary(args):
         return [int(g) for g in m.groups()]
 
     if args.stage == "segment":
-        got = num(r"events:\s+(\d+)") + num(r"intents:\s+(\d+)") + \
+        got = num(r"events:\s+(\d+) \((\d+) malformed") + num(r"intents:\s+(\d+)") + \
             num(r"skipped:\s+expired (\d+), missing-date (\d+), inactive (\d+)")
-        want = [exp["events"], exp["intents"], exp["skipped"]["expired"],
+        want = [exp["events"] + args.malformed, args.malformed, exp["intents"],
+                exp["skipped"]["expired"],
                 exp["skipped"]["missing-date"], exp["skipped"]["inactive"]]
     else:
         got = num(r"messages:\s+email (\d+), sms (\d+), app (\d+)") + \
@@ -258,6 +259,8 @@ def main():
     s = sub.add_parser("summary")
     s.add_argument("--expect", required=True)
     s.add_argument("--stage", choices=["segment", "deliver"], required=True)
+    s.add_argument("--malformed", type=int, default=0,
+                   help="malformed events added to the topic besides the population")
     s.add_argument("file")
     args = ap.parse_args()
     return {"expect": expect, "outbox": outbox, "summary": summary}[args.cmd](args)

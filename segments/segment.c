@@ -571,9 +571,11 @@ static int validate_one(const char *path)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    printf("%s: ok: %s, on %s, %d days %s %s, channels", path, c.id, c.trigger_event,
-           c.timing.offset_days < 0 ? -c.timing.offset_days : c.timing.offset_days,
-           c.timing.offset_days < 0 ? "before" : "after", c.timing.relative_to);
+    int off = c.timing.offset_days, days = off < 0 ? -off : off;
+    bool rel_time = !strcmp(c.timing.relative_to, "time");
+    printf("%s: ok: %s, on %s, %d day%s %s %s%s, channels", path, c.id, c.trigger_event,
+           days, days == 1 ? "" : "s", off < 0 ? "before" : "after",
+           rel_time ? "the event" : "data.", rel_time ? "" : c.timing.relative_to + 5);
     for (size_t i = 0; i < c.n_channels; i++)
         printf("%s%s", i ? "," : " ", sj_channel_name(c.channels[i]));
     printf("\n");

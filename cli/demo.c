@@ -50,13 +50,18 @@
 #include "producers/produce.h"
 #include "segments/segment.h"
 
-#define FAC               "demo"
-#define DEMO_PARTITIONS   4
-#define DEMO_IDLE_MS      300
-#define REDIS_START_MS    10000
-#define REDIS_STOP_MS     5000
-#define DEFAULT_RESIDENTS 5000
-#define MAX_RESIDENTS     1000000
+#define FAC "demo"
+/* The mock cluster keeps at most 5 MB per partition and silently drops older
+ * messages beyond that; a resident's year of events is about 1 KB, so the
+ * demo uses one partition per DEMO_RESIDENTS_PER_PARTITION residents (2.5 MB
+ * each, half the limit), and checks that segment saw every event. */
+#define DEMO_MIN_PARTITIONS          4
+#define DEMO_RESIDENTS_PER_PARTITION 2500
+#define DEMO_IDLE_MS                 300
+#define REDIS_START_MS               10000
+#define REDIS_STOP_MS                5000
+#define DEFAULT_RESIDENTS            5000
+#define MAX_RESIDENTS                200000
 
 static volatile sig_atomic_t demo_stop;
 
@@ -229,9 +234,12 @@ typedef struct {
     rd_kafka_mock_cluster_t *mc;
 } mock_kafka_t;
 
-static sj_status_t kafka_start(mock_kafka_t *k, const sj_conf_t *conf, char *errstr,
-                               size_t errstr_size)
+static sj_status_t kafka_start(mock_kafka_t *k, const sj_conf_t *conf, uint64_t residents,
+                               char *errstr, size_t errstr_size)
 {
+    int partitions = (int)((residents + DEMO_RESIDENTS_PER_PARTITION - 1) /
+                           DEMO_RESIDENTS_PER_PARTITION);
+    if (partitions < DEMO_MIN_PARTITIONS) partitions = DEMO_MIN_PARTITIONS;
     char err[512];
     rd_kafka_conf_t *c = rd_kafka_conf_new();
     rd_kafka_conf_set(c, "client.id", "seintje-demo-mock", err, sizeof err);
@@ -249,7 +257,7 @@ static sj_status_t kafka_start(mock_kafka_t *k, const sj_conf_t *conf, char *err
                                          "topic.delivery-status", "topic.dead-letter"};
     for (size_t i = 0; i < SJ_ARRAY_LEN(topics); i++) {
         rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(
-            k->mc, sj_conf_get(conf, topics[i]), DEMO_PARTITIONS, 1);
+            k->mc, sj_conf_get(conf, topics[i]), partitions, 1);
         if (e) {
             sj_seterr(errstr, errstr_size, "mock kafka: topic %s: %s",
                       sj_conf_get(conf, topics[i]), rd_kafka_err2str(e));
@@ -404,6 +412,13 @@ static sj_status_t run_pipeline(const sj_conf_t *conf, const demo_opts_t *o,
     sj_log(SJ_LOG_INFO, FAC, "segment: matching campaigns");
     if ((st = sj_segment_run(conf, &so, s, errstr, errstr_size)) != SJ_OK || demo_stop)
         return st != SJ_OK ? st : SJ_ERR;
+    if (s->events != p->published) {
+        sj_seterr(errstr, errstr_size,
+                  "segment consumed %llu of %llu published events: the in-process Kafka "
+                  "dropped old messages (its partitions hold 5 MB); use fewer residents",
+                  (unsigned long long)s->events, (unsigned long long)p->published);
+        return SJ_ERR;
+    }
     sj_deliver_opts_t dopt = {.until_idle_ms = DEMO_IDLE_MS,
                               .replay_clock = true,
                               .now_ms = o->until_ms,
@@ -477,7 +492,7 @@ int sj_cmd_demo(int argc, char **argv)
         st = SJ_ERR_IO;
     }
     if (st == SJ_OK) st = redis_start(&redis, err, sizeof err);
-    if (st == SJ_OK) st = kafka_start(&kafka, cli.conf, err, sizeof err);
+    if (st == SJ_OK) st = kafka_start(&kafka, cli.conf, o.residents, err, sizeof err);
     if (st == SJ_OK) st = configure(cli.conf, &o, &redis, &kafka, err, sizeof err);
     sj_produce_stats_t ps = {0};
     sj_segment_stats_t ss = {0};

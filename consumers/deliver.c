@@ -28,103 +28,8 @@
 #include "core/text.h"
 #include "core/timeutil.h"
 
-#define FAC              "deliver"
-#define POLL_MS          100
-#define NO_ASSIGNMENT_MS 15000
-#define MAX_PARTITIONS   65536
-
-/* ---- until-idle tracking (as in segments/segment.c) ----------------------- */
-
-typedef struct {
-    int64_t last_msg, last_assigned;
-    unsigned char *eof;
-    size_t n_eof;
-} idle_t;
-
-static void idle_init(idle_t *t)
-{
-    memset(t, 0, sizeof *t);
-    t->last_msg = t->last_assigned = sj_mono_ms();
-}
-
-static void idle_mark(idle_t *t, int32_t partition, bool at_end)
-{
-    if (!at_end) t->last_msg = sj_mono_ms();
-    if (partition < 0 || partition >= MAX_PARTITIONS) return;
-    if ((size_t)partition >= t->n_eof) {
-        size_t n = (size_t)partition + 1;
-        unsigned char *p = realloc(t->eof, n);
-        if (!p) return;
-        memset(p + t->n_eof, 0, n - t->n_eof);
-        t->eof = p;
-        t->n_eof = n;
-    }
-    t->eof[partition] = at_end;
-}
-
-static bool idle_reached(idle_t *t, rd_kafka_t *consumer, int idle_ms)
-{
-    int64_t now = sj_mono_ms();
-    if (now - t->last_msg < idle_ms) return false;
-    rd_kafka_topic_partition_list_t *a = NULL;
-    if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
-    bool idle = a->cnt > 0;
-    for (int i = 0; i < a->cnt && idle; i++) {
-        int32_t p = a->elems[i].partition;
-        idle = p >= 0 && (size_t)p < t->n_eof && t->eof[p];
-    }
-    if (a->cnt > 0)
-        t->last_assigned = now;
-    else if (now - t->last_assigned >=
-             (idle_ms > NO_ASSIGNMENT_MS ? idle_ms : NO_ASSIGNMENT_MS)) {
-        sj_log(SJ_LOG_WARN, FAC, "no partitions assigned for %d ms; stopping as idle",
-               NO_ASSIGNMENT_MS);
-        idle = true;
-    }
-    rd_kafka_topic_partition_list_destroy(a);
-    return idle;
-}
-
-static size_t poll_batch(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t max,
-                         idle_t *idle)
-{
-    size_t n = 0;
-    while (n < max) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, n ? 0 : POLL_MS);
-        if (!m) break;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            idle_mark(idle, m->partition, true);
-        } else if (m->err) {
-            sj_log(SJ_LOG_WARN, FAC, "consumer: %s", rd_kafka_message_errstr(m));
-        } else {
-            idle_mark(idle, m->partition, false);
-            msgs[n++] = m;
-            continue;
-        }
-        rd_kafka_message_destroy(m);
-        if (n == 0) break;
-    }
-    return n;
-}
-
-static void store_offsets(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t n)
-{
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
-    for (size_t i = 0; i < n; i++) {
-        const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
-        rd_kafka_topic_partition_t *p =
-            rd_kafka_topic_partition_list_find(l, topic, msgs[i]->partition);
-        if (!p) p = rd_kafka_topic_partition_list_add(l, topic, msgs[i]->partition);
-        if (p->offset < msgs[i]->offset + 1) p->offset = msgs[i]->offset + 1;
-    }
-    rd_kafka_resp_err_t e = rd_kafka_offsets_store(c, l);
-    if (e)
-        sj_log(SJ_LOG_INFO, FAC,
-               "offsets of a batch not stored (%s): partitions were reassigned; the new "
-               "owner replays them",
-               rd_kafka_err2str(e));
-    rd_kafka_topic_partition_list_destroy(l);
-}
+#define FAC     "deliver"
+#define POLL_MS 100
 
 /* ---- intents -------------------------------------------------------------- */
 
@@ -410,7 +315,7 @@ static sj_status_t kafka_batch(stage_t *s, rd_kafka_message_t **msgs, size_t n,
     if (st != SJ_OK) return st;
     s->st->intents += n;
     s->st->batches++;
-    store_offsets(s->consumer, msgs, n);
+    sj_kafka_store_offsets(s->consumer, msgs, n);
     return SJ_OK;
 }
 
@@ -523,22 +428,23 @@ sj_status_t sj_deliver_run(const sj_conf_t *conf, const sj_deliver_opts_t *o,
     s.work = calloc(s.batch, sizeof *s.work);
     sj_status_t st = msgs && s.work ? setup(&s, errstr, errstr_size) : SJ_ERR_NOMEM;
     if (st == SJ_ERR_NOMEM) sj_seterr(errstr, errstr_size, "out of memory");
-    idle_t idle;
-    idle_init(&idle);
+    sj_kafka_idle_t idle;
+    sj_kafka_idle_init(&idle);
     while (st == SJ_OK && !(o->stop && *o->stop)) {
-        size_t n = poll_batch(s.consumer, msgs, s.batch, &idle), due = 0;
+        size_t n = sj_kafka_poll_batch(s.consumer, msgs, s.batch, POLL_MS, &idle),
+               due = 0;
         if (n) {
             st = kafka_batch(&s, msgs, n, errstr, errstr_size);
             for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
         }
         if (st == SJ_OK) st = release_due(&s, &due, errstr, errstr_size);
         if (st == SJ_OK && !n && !due && o->until_idle_ms >= 0 &&
-            idle_reached(&idle, s.consumer, o->until_idle_ms))
+            sj_kafka_idle_reached(&idle, s.consumer, o->until_idle_ms))
             break;
     }
     teardown(&s);
     free(msgs);
-    free(idle.eof);
+    sj_kafka_idle_free(&idle);
     stats->seconds = (double)(sj_mono_ms() - t0) / 1000.0;
     return st;
 }

@@ -4,9 +4,11 @@
 #include "kafka.h"
 
 #include "log.h"
+#include "timeutil.h"
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct {
@@ -15,8 +17,8 @@ typedef struct {
     size_t errstr_size;
 } conf_ctx_t;
 
-static sj_status_t set1(rd_kafka_conf_t *rk, const char *name, const char *value, char *errstr,
-                        size_t errstr_size)
+static sj_status_t set1(rd_kafka_conf_t *rk, const char *name, const char *value,
+                        char *errstr, size_t errstr_size)
 {
     char err[512];
     if (rd_kafka_conf_set(rk, name, value, err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -37,8 +39,10 @@ static sj_status_t set_passthrough(void *opaque, const char *name, const char *v
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    sj_log_level_t l = level <= 3 ? SJ_LOG_ERROR : level <= 5 ? SJ_LOG_WARN
-                     : level == 6 ? SJ_LOG_INFO : SJ_LOG_DEBUG;
+    sj_log_level_t l = level <= 3   ? SJ_LOG_ERROR
+                       : level <= 5 ? SJ_LOG_WARN
+                       : level == 6 ? SJ_LOG_INFO
+                                    : SJ_LOG_DEBUG;
     sj_log(l, "kafka", "%s: %s", fac, buf);
 }
 
@@ -48,10 +52,12 @@ static rd_kafka_conf_t *build_conf(const sj_conf_t *c, const char *const *defaul
 {
     rd_kafka_conf_t *rk = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(rk, log_cb);
-    if (set1(rk, "bootstrap.servers", sj_conf_get(c, "brokers"), errstr, errstr_size) != SJ_OK)
+    if (set1(rk, "bootstrap.servers", sj_conf_get(c, "brokers"), errstr, errstr_size) !=
+        SJ_OK)
         goto fail;
     for (size_t i = 0; defaults[i]; i += 2)
-        if (set1(rk, defaults[i], defaults[i + 1], errstr, errstr_size) != SJ_OK) goto fail;
+        if (set1(rk, defaults[i], defaults[i + 1], errstr, errstr_size) != SJ_OK)
+            goto fail;
     conf_ctx_t x = {rk, errstr, errstr_size};
     if (sj_conf_each_kafka(c, set_passthrough, &x) != SJ_OK) goto fail;
     return rk;
@@ -67,11 +73,25 @@ rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
 {
     /* Idempotence implies acks=all, in-order retries and no duplicates from
      * retries; linger and batch sizes favour throughput for bulk imports. */
-    static const char *const defaults[] = {
-        "client.id", "seintje", "enable.idempotence", "true", "acks", "all",
-        "linger.ms", "10", "batch.num.messages", "10000", "batch.size", "1000000",
-        "queue.buffering.max.messages", "500000", "queue.buffering.max.kbytes", "1048576",
-        "message.timeout.ms", "120000", NULL};
+    static const char *const defaults[] = {"client.id",
+                                           "seintje",
+                                           "enable.idempotence",
+                                           "true",
+                                           "acks",
+                                           "all",
+                                           "linger.ms",
+                                           "10",
+                                           "batch.num.messages",
+                                           "10000",
+                                           "batch.size",
+                                           "1000000",
+                                           "queue.buffering.max.messages",
+                                           "500000",
+                                           "queue.buffering.max.kbytes",
+                                           "1048576",
+                                           "message.timeout.ms",
+                                           "120000",
+                                           NULL};
     rd_kafka_conf_t *rk = build_conf(c, defaults, errstr, errstr_size);
     if (!rk) return NULL;
     if (dr_cb) rd_kafka_conf_set_dr_msg_cb(rk, dr_cb);
@@ -85,15 +105,26 @@ rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
     return p;
 }
 
-rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group, const char *topic,
-                                  char *errstr, size_t errstr_size)
+rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
+                                  const char *topic, char *errstr, size_t errstr_size)
 {
     /* Offsets are stored by the caller only once its outputs are durable;
      * auto-commit then commits what was stored. */
-    const char *const defaults[] = {
-        "client.id", "seintje", "group.id", group, "enable.auto.offset.store", "false",
-        "enable.auto.commit", "true", "auto.commit.interval.ms", "1000",
-        "auto.offset.reset", "earliest", "enable.partition.eof", "true", NULL};
+    const char *const defaults[] = {"client.id",
+                                    "seintje",
+                                    "group.id",
+                                    group,
+                                    "enable.auto.offset.store",
+                                    "false",
+                                    "enable.auto.commit",
+                                    "true",
+                                    "auto.commit.interval.ms",
+                                    "1000",
+                                    "auto.offset.reset",
+                                    "earliest",
+                                    "enable.partition.eof",
+                                    "true",
+                                    NULL};
     rd_kafka_conf_t *rk = build_conf(c, defaults, errstr, errstr_size);
     if (!rk) return NULL;
     char err[512];
@@ -109,7 +140,8 @@ rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group, const c
     rd_kafka_resp_err_t e = rd_kafka_subscribe(k, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
-        sj_seterr(errstr, errstr_size, "kafka subscribe %s: %s", topic, rd_kafka_err2str(e));
+        sj_seterr(errstr, errstr_size, "kafka subscribe %s: %s", topic,
+                  rd_kafka_err2str(e));
         rd_kafka_destroy(k);
         return NULL;
     }
@@ -122,8 +154,9 @@ sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partiti
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
     if (e) {
-        sj_seterr(errstr, errstr_size, "kafka: no metadata from the brokers within %d ms: %s",
-                  timeout_ms, rd_kafka_err2str(e));
+        sj_seterr(errstr, errstr_size,
+                  "kafka: no metadata from the brokers within %d ms: %s", timeout_ms,
+                  rd_kafka_err2str(e));
         return SJ_ERR_TIMEOUT;
     }
     int brokers = md->broker_cnt;
@@ -142,7 +175,8 @@ sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partiti
         return SJ_ERR_INPUT;
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(opt, timeout_ms, err, sizeof err);
     rd_kafka_CreateTopics(rk, &nt, 1, opt, q);
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
@@ -156,8 +190,8 @@ sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partiti
         st = SJ_ERR;
     } else {
         size_t n = 0;
-        const rd_kafka_topic_result_t **res =
-            rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+        const rd_kafka_topic_result_t **res = rd_kafka_CreateTopics_result_topics(
+            rd_kafka_event_CreateTopics_result(ev), &n);
         for (size_t i = 0; i < n; i++) {
             rd_kafka_resp_err_t te = rd_kafka_topic_result_error(res[i]);
             if (te && te != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
@@ -172,4 +206,99 @@ sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partiti
     rd_kafka_NewTopic_destroy(nt);
     rd_kafka_queue_destroy(q);
     return st;
+}
+
+#define MAX_PARTITIONS 65536
+
+void sj_kafka_idle_init(sj_kafka_idle_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->last_msg = t->last_assigned = sj_mono_ms();
+}
+
+void sj_kafka_idle_free(sj_kafka_idle_t *t)
+{
+    free(t->eof);
+    t->eof = NULL;
+    t->n_eof = 0;
+}
+
+static void idle_mark(sj_kafka_idle_t *t, int32_t partition, bool at_end)
+{
+    if (!at_end) t->last_msg = sj_mono_ms();
+    if (partition < 0 || partition >= MAX_PARTITIONS) return;
+    if ((size_t)partition >= t->n_eof) {
+        size_t n = (size_t)partition + 1;
+        unsigned char *p = realloc(t->eof, n);
+        if (!p) return; /* then idleness is only detected later, by time alone */
+        memset(p + t->n_eof, 0, n - t->n_eof);
+        t->eof = p;
+        t->n_eof = n;
+    }
+    t->eof[partition] = at_end;
+}
+
+bool sj_kafka_idle_reached(sj_kafka_idle_t *t, rd_kafka_t *consumer, int idle_ms)
+{
+    int64_t now = sj_mono_ms();
+    if (now - t->last_msg < idle_ms) return false;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+    bool idle = a->cnt > 0;
+    for (int i = 0; i < a->cnt && idle; i++) {
+        int32_t p = a->elems[i].partition;
+        idle = p >= 0 && (size_t)p < t->n_eof && t->eof[p];
+    }
+    if (a->cnt > 0) {
+        t->last_assigned = now;
+    } else if (now - t->last_assigned >= (idle_ms > SJ_KAFKA_NO_ASSIGNMENT_MS
+                                              ? idle_ms
+                                              : SJ_KAFKA_NO_ASSIGNMENT_MS)) {
+        sj_log(SJ_LOG_WARN, "kafka", "no partitions assigned for %d ms; stopping as idle",
+               SJ_KAFKA_NO_ASSIGNMENT_MS);
+        idle = true;
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    return idle;
+}
+
+size_t sj_kafka_poll_batch(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t max,
+                           int wait_ms, sj_kafka_idle_t *idle)
+{
+    size_t n = 0;
+    while (n < max) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c, n ? 0 : wait_ms);
+        if (!m) break;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            idle_mark(idle, m->partition, true);
+        } else if (m->err) {
+            sj_log(SJ_LOG_WARN, "kafka", "consumer: %s", rd_kafka_message_errstr(m));
+        } else {
+            idle_mark(idle, m->partition, false);
+            msgs[n++] = m;
+            continue;
+        }
+        rd_kafka_message_destroy(m);
+        if (n == 0) break; /* let the caller check idleness and its stop flag */
+    }
+    return n;
+}
+
+void sj_kafka_store_offsets(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, topic, msgs[i]->partition);
+        if (!p) p = rd_kafka_topic_partition_list_add(l, topic, msgs[i]->partition);
+        if (p->offset < msgs[i]->offset + 1) p->offset = msgs[i]->offset + 1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(c, l);
+    if (e)
+        sj_log(SJ_LOG_INFO, "kafka",
+               "offsets of a batch not stored (%s): partitions were reassigned; the new "
+               "owner replays them",
+               rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
 }

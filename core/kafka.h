@@ -8,6 +8,9 @@
 #define SJ_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common.h"
 #include "config.h"
@@ -22,13 +25,45 @@ rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
 
 /* New consumer in `group`, subscribed to `topic`, starting at the earliest
  * offset when the group has none. Returns NULL and fills errstr on failure. */
-rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group, const char *topic,
-                                  char *errstr, size_t errstr_size);
+rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
+                                  const char *topic, char *errstr, size_t errstr_size);
 
 /* Creates `topic` with `partitions` partitions if it does not exist (an
  * existing topic is left as it is). Replication factor 1 for a single broker,
  * else min(3, brokers). */
 sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partitions,
                                   int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Batch consumption shared by the consuming stages (segment, deliver).
+ *
+ * "Until idle" tracking knows which partitions reached their end (partition
+ * EOF) since their last message: a stage is idle when every assigned
+ * partition is at its end and nothing arrived for the idle time, or when no
+ * partition was assigned for SJ_KAFKA_NO_ASSIGNMENT_MS. Single-threaded: the
+ * stage's own thread. */
+#define SJ_KAFKA_NO_ASSIGNMENT_MS 15000
+
+typedef struct sj_kafka_idle {
+    int64_t last_msg, last_assigned;
+    unsigned char *eof; /* per partition: at its end since its last message */
+    size_t n_eof;
+} sj_kafka_idle_t;
+
+void sj_kafka_idle_init(sj_kafka_idle_t *t);
+/* Frees the tracking state; the struct can be initialised again. */
+void sj_kafka_idle_free(sj_kafka_idle_t *t);
+bool sj_kafka_idle_reached(sj_kafka_idle_t *t, rd_kafka_t *consumer, int idle_ms);
+
+/* Collects up to max messages into msgs (the caller destroys them): waits
+ * wait_ms for the first, then takes only what is already there. Partition
+ * ends feed idle; consumer errors are logged and dropped. */
+size_t sj_kafka_poll_batch(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t max,
+                           int wait_ms, sj_kafka_idle_t *idle);
+
+/* Stores offset+1 of the highest message per partition of msgs, for the
+ * auto-commit to commit. Call only once the batch's outputs are durable. A
+ * partition lost to a rebalance meanwhile is not an error: its new owner
+ * replays the batch. */
+void sj_kafka_store_offsets(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t n);
 
 #endif

@@ -37,13 +37,14 @@ static void usage(FILE *out)
 int sj_cmd_config(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--reference") != 0) {
-        fprintf(argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout
-                                                                                    : stderr,
+        fprintf(argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+                    ? stdout
+                    : stderr,
                 "usage: seintje config [--reference]\n"
                 "Prints every setting with its default and meaning, as Markdown.\n"
                 "Settings come from -c FILE, SEINTJE_* environment variables and -X.\n");
         return (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? SJ_EXIT_OK
-                                                                        : SJ_EXIT_USAGE;
+                                                                      : SJ_EXIT_USAGE;
     }
     sj_conf_print_reference(stdout);
     return SJ_EXIT_OK;
@@ -55,7 +56,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return SJ_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
         usage(stdout);
         return SJ_EXIT_OK;
     }

@@ -50,8 +50,8 @@ int sj_cli_common_opt(sj_cli_t *cli, int opt, const char *arg)
     case SJ_CLI_OPT_LOG_LEVEL:
     case SJ_CLI_OPT_LOG_FORMAT: {
         char set[160];
-        snprintf(set, sizeof set, "%s=%s", opt == SJ_CLI_OPT_LOG_LEVEL ? "log.level" : "log.format",
-                 arg);
+        snprintf(set, sizeof set, "%s=%s",
+                 opt == SJ_CLI_OPT_LOG_LEVEL ? "log.level" : "log.format", arg);
         char *copy = strdup(set);
         if (!copy || n_pending == MAX_SETS) return -1;
         pending_sets[n_pending++] = copy; /* lives until exit */
@@ -65,7 +65,8 @@ int sj_cli_common_opt(sj_cli_t *cli, int opt, const char *arg)
 sj_status_t sj_cli_finish(sj_cli_t *cli)
 {
     char err[768];
-    if (cli->config_file && sj_conf_load_file(cli->conf, cli->config_file, err, sizeof err)) {
+    if (cli->config_file &&
+        sj_conf_load_file(cli->conf, cli->config_file, err, sizeof err)) {
         fprintf(stderr, "seintje: %s\n", err);
         return SJ_ERR_INPUT;
     }

@@ -13,19 +13,22 @@
 /* Options every command accepts; add them to a getopt_long table with
  * SJ_CLI_COMMON_LONGOPTS and handle them with sj_cli_common_opt(). */
 #define SJ_CLI_COMMON_SHORTOPTS "c:X:h"
-#define SJ_CLI_OPT_LOG_LEVEL 1000
-#define SJ_CLI_OPT_LOG_FORMAT 1001
-#define SJ_CLI_COMMON_LONGOPTS                                                        \
-    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'X'},  \
-        {"help", no_argument, NULL, 'h'},                                             \
-        {"log-level", required_argument, NULL, SJ_CLI_OPT_LOG_LEVEL},                 \
-        {"log-format", required_argument, NULL, SJ_CLI_OPT_LOG_FORMAT}
+#define SJ_CLI_OPT_LOG_LEVEL    1000
+#define SJ_CLI_OPT_LOG_FORMAT   1001
+#define SJ_CLI_COMMON_LONGOPTS                                                           \
+    {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'X'},     \
+        {"help", no_argument, NULL, 'h'},                                                \
+        {"log-level", required_argument, NULL, SJ_CLI_OPT_LOG_LEVEL},                    \
+    {                                                                                    \
+        "log-format", required_argument, NULL, SJ_CLI_OPT_LOG_FORMAT                     \
+    }
 
-#define SJ_CLI_COMMON_HELP                                                            \
-    "  -c, --config FILE      read settings from FILE (name = value lines)\n"         \
-    "  -X, --set NAME=VALUE   set one setting (repeatable; kafka.* goes to librdkafka)\n" \
-    "      --log-level LVL    debug, info, warn or error (default info)\n"            \
-    "      --log-format FMT   auto, text or json (default auto: text on a terminal)\n" \
+#define SJ_CLI_COMMON_HELP                                                               \
+    "  -c, --config FILE      read settings from FILE (name = value lines)\n"            \
+    "  -X, --set NAME=VALUE   set one setting (repeatable; kafka.* goes to "             \
+    "librdkafka)\n"                                                                      \
+    "      --log-level LVL    debug, info, warn or error (default info)\n"               \
+    "      --log-format FMT   auto, text or json (default auto: text on a terminal)\n"   \
     "  -h, --help             show this help\n"
 
 typedef struct sj_cli {

@@ -21,9 +21,9 @@ typedef enum {
 } sj_status_t;
 
 /* Process exit codes, as documented in DESIGN.md. */
-#define SJ_EXIT_OK 0
+#define SJ_EXIT_OK      0
 #define SJ_EXIT_FAILURE 1
-#define SJ_EXIT_USAGE 2
+#define SJ_EXIT_USAGE   2
 
 #define SJ_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

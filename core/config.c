@@ -28,7 +28,8 @@ static const sj_conf_def_t defs[] = {
      "How long to wait for Kafka metadata, topic creation and the final flush."},
     {"redis.url", SJ_CONF_STRING, "redis://127.0.0.1:6379", 0, 0,
      "Redis: redis://host:port[/db] or unix:/path/redis.sock[?db=N]."},
-    {"redis.timeout-ms", SJ_CONF_INT, "5000", 10, 600000, "Redis connect and command timeout."},
+    {"redis.timeout-ms", SJ_CONF_INT, "5000", 10, 600000,
+     "Redis connect and command timeout."},
     {"pseudonym.key-file", SJ_CONF_STRING, NULL, 0, 0,
      "File holding the secret HMAC key for pseudonyms (else SEINTJE_PSEUDONYM_KEY)."},
     {"produce.max-line", SJ_CONF_INT, "65536", 256, 16777216,
@@ -134,7 +135,8 @@ sj_status_t sj_conf_set(sj_conf_t *c, const char *name, const char *value, char 
                         size_t errstr_size)
 {
     ssize_t i = def_index(name);
-    if (i < 0 && !strncmp(name, "kafka.", 6) && name[6]) return set_kafka(c, name + 6, value);
+    if (i < 0 && !strncmp(name, "kafka.", 6) && name[6])
+        return set_kafka(c, name + 6, value);
     if (i < 0) {
         sj_seterr(errstr, errstr_size,
                   "unknown setting \"%s\" (see `seintje config --reference`; librdkafka "
@@ -146,13 +148,15 @@ sj_status_t sj_conf_set(sj_conf_t *c, const char *name, const char *value, char 
     if (d->type == SJ_CONF_INT) {
         int64_t v;
         if (sj_parse_i64(value, &v) != SJ_OK || v < d->min || v > d->max) {
-            sj_seterr(errstr, errstr_size, "%s: \"%s\" is not an integer from %lld to %lld",
-                      name, value, (long long)d->min, (long long)d->max);
+            sj_seterr(errstr, errstr_size,
+                      "%s: \"%s\" is not an integer from %lld to %lld", name, value,
+                      (long long)d->min, (long long)d->max);
             return SJ_ERR_INPUT;
         }
     } else if (d->type == SJ_CONF_BOOL) {
         if (strcmp(value, "true") && strcmp(value, "false")) {
-            sj_seterr(errstr, errstr_size, "%s: \"%s\" is not true or false", name, value);
+            sj_seterr(errstr, errstr_size, "%s: \"%s\" is not true or false", name,
+                      value);
             return SJ_ERR_INPUT;
         }
     }
@@ -167,12 +171,14 @@ static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t') s++;
     size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+    while (n > 0 &&
+           (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
         s[--n] = '\0';
     return s;
 }
 
-sj_status_t sj_conf_load_file(sj_conf_t *c, const char *path, char *errstr, size_t errstr_size)
+sj_status_t sj_conf_load_file(sj_conf_t *c, const char *path, char *errstr,
+                              size_t errstr_size)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -186,8 +192,8 @@ sj_status_t sj_conf_load_file(sj_conf_t *c, const char *path, char *errstr, size
     while (st == SJ_OK && fgets(line, sizeof line, f)) {
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
-            sj_seterr(errstr, errstr_size, "%s:%u: line longer than %zu bytes", path, lineno,
-                      sizeof line - 2);
+            sj_seterr(errstr, errstr_size, "%s:%u: line longer than %zu bytes", path,
+                      lineno, sizeof line - 2);
             st = SJ_ERR_INPUT;
             break;
         }
@@ -195,7 +201,8 @@ sj_status_t sj_conf_load_file(sj_conf_t *c, const char *path, char *errstr, size
         if (*s == '\0' || *s == '#') continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            sj_seterr(errstr, errstr_size, "%s:%u: expected \"name = value\"", path, lineno);
+            sj_seterr(errstr, errstr_size, "%s:%u: expected \"name = value\"", path,
+                      lineno);
             st = SJ_ERR_INPUT;
             break;
         }
@@ -213,7 +220,9 @@ static void env_name(const char *name, char *env, size_t size)
     size_t k = 0;
     for (const char *p = "SEINTJE_"; *p && k + 1 < size; p++) env[k++] = *p;
     for (const char *p = name; *p && k + 1 < size; p++)
-        env[k++] = (*p == '.' || *p == '-') ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        env[k++] = (*p == '.' || *p == '-')
+                       ? '_'
+                       : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
     env[k] = '\0';
 }
 
@@ -276,8 +285,9 @@ void sj_conf_print_reference(FILE *out)
         env_name(defs[i].name, env, sizeof env);
         static const char *types[] = {"string", "integer", "boolean"};
         fprintf(out, "| `%s` | `%s` | %s | %s%s%s | %s |\n", defs[i].name, env,
-                types[defs[i].type], defs[i].def ? "`" : "", defs[i].def ? defs[i].def : "(unset)",
-                defs[i].def ? "`" : "", defs[i].doc);
+                types[defs[i].type], defs[i].def ? "`" : "",
+                defs[i].def ? defs[i].def : "(unset)", defs[i].def ? "`" : "",
+                defs[i].doc);
     }
     fprintf(out, "| `kafka.*` | (file or -X only) | string | | passed to librdkafka "
                  "unchanged, e.g. `kafka.linger.ms` |\n");

@@ -20,7 +20,7 @@ typedef enum { SJ_CONF_STRING, SJ_CONF_INT, SJ_CONF_BOOL } sj_conf_type_t;
 typedef struct sj_conf_def {
     const char *name;
     sj_conf_type_t type;
-    const char *def; /* default as text; NULL = unset */
+    const char *def;  /* default as text; NULL = unset */
     int64_t min, max; /* for SJ_CONF_INT */
     const char *doc;
 } sj_conf_def_t;
@@ -48,7 +48,8 @@ int64_t sj_conf_get_int(const sj_conf_t *c, const char *name);
 bool sj_conf_get_bool(const sj_conf_t *c, const char *name);
 
 /* Calls fn for every kafka.* setting, with the prefix removed. */
-typedef sj_status_t (*sj_conf_kafka_fn)(void *opaque, const char *name, const char *value);
+typedef sj_status_t (*sj_conf_kafka_fn)(void *opaque, const char *name,
+                                        const char *value);
 sj_status_t sj_conf_each_kafka(const sj_conf_t *c, sj_conf_kafka_fn fn, void *opaque);
 
 /* The settings table, and a Markdown reference table generated from it. */

@@ -57,7 +57,8 @@ void sj_hmac_destroy(sj_hmac_t *h)
     free(h);
 }
 
-sj_status_t sj_hmac_hex(sj_hmac_t *h, const void *in, size_t n, char out[SJ_PSEUDONYM_LEN + 1])
+sj_status_t sj_hmac_hex(sj_hmac_t *h, const void *in, size_t n,
+                        char out[SJ_PSEUDONYM_LEN + 1])
 {
     unsigned char md[32];
     size_t mdlen = 0;
@@ -77,16 +78,17 @@ sj_status_t sj_key_load(const char *key_file, bool insecure_dev_key, unsigned ch
     if (key_file && *key_file) {
         FILE *f = fopen(key_file, "rb");
         if (!f) {
-            sj_seterr(errstr, errstr_size, "%s: cannot open pseudonym key file: %s", key_file,
-                      strerror(errno));
+            sj_seterr(errstr, errstr_size, "%s: cannot open pseudonym key file: %s",
+                      key_file, strerror(errno));
             return SJ_ERR_IO;
         }
         size_t n = fread(key, 1, SJ_KEY_MAX_LEN, f);
         int more = fgetc(f) != EOF;
         fclose(f);
         if (more) {
-            sj_seterr(errstr, errstr_size, "%s: pseudonym key file is larger than %d bytes",
-                      key_file, SJ_KEY_MAX_LEN);
+            sj_seterr(errstr, errstr_size,
+                      "%s: pseudonym key file is larger than %d bytes", key_file,
+                      SJ_KEY_MAX_LEN);
             return SJ_ERR_INPUT;
         }
         while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r')) n--;
@@ -95,8 +97,8 @@ sj_status_t sj_key_load(const char *key_file, bool insecure_dev_key, unsigned ch
         const char *k = getenv("SEINTJE_PSEUDONYM_KEY");
         size_t n = strlen(k);
         if (n > SJ_KEY_MAX_LEN) {
-            sj_seterr(errstr, errstr_size, "SEINTJE_PSEUDONYM_KEY is longer than %d bytes",
-                      SJ_KEY_MAX_LEN);
+            sj_seterr(errstr, errstr_size,
+                      "SEINTJE_PSEUDONYM_KEY is longer than %d bytes", SJ_KEY_MAX_LEN);
             return SJ_ERR_INPUT;
         }
         memcpy(key, k, n);
@@ -106,16 +108,18 @@ sj_status_t sj_key_load(const char *key_file, bool insecure_dev_key, unsigned ch
         *keylen = sizeof dev_key - 1;
         *is_dev = true;
     } else {
-        sj_seterr(errstr, errstr_size,
-                  "no pseudonym key: set pseudonym.key-file (a file with at least %d secret "
-                  "bytes, e.g. from `openssl rand -hex 32`) or SEINTJE_PSEUDONYM_KEY; for "
-                  "development only, --insecure-dev-key uses a public key",
-                  SJ_KEY_MIN_LEN);
+        sj_seterr(
+            errstr, errstr_size,
+            "no pseudonym key: set pseudonym.key-file (a file with at least %d secret "
+            "bytes, e.g. from `openssl rand -hex 32`) or SEINTJE_PSEUDONYM_KEY; for "
+            "development only, --insecure-dev-key uses a public key",
+            SJ_KEY_MIN_LEN);
         return SJ_ERR_INPUT;
     }
     if (*keylen < SJ_KEY_MIN_LEN) {
-        sj_seterr(errstr, errstr_size, "pseudonym key is %zu bytes; at least %d are required",
-                  *keylen, SJ_KEY_MIN_LEN);
+        sj_seterr(errstr, errstr_size,
+                  "pseudonym key is %zu bytes; at least %d are required", *keylen,
+                  SJ_KEY_MIN_LEN);
         return SJ_ERR_INPUT;
     }
     return SJ_OK;

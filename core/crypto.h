@@ -13,8 +13,8 @@
 #include "common.h"
 
 #define SJ_PSEUDONYM_LEN 64 /* hex characters, without the NUL */
-#define SJ_KEY_MIN_LEN 16   /* bytes */
-#define SJ_KEY_MAX_LEN 1024
+#define SJ_KEY_MIN_LEN   16 /* bytes */
+#define SJ_KEY_MAX_LEN   1024
 
 typedef struct sj_hmac_s sj_hmac_t;
 
@@ -25,7 +25,8 @@ sj_hmac_t *sj_hmac_new(const unsigned char *key, size_t keylen, char *errstr,
                        size_t errstr_size);
 void sj_hmac_destroy(sj_hmac_t *h);
 /* Writes the 64 hex characters of HMAC(key, in) plus a NUL into out. */
-sj_status_t sj_hmac_hex(sj_hmac_t *h, const void *in, size_t n, char out[SJ_PSEUDONYM_LEN + 1]);
+sj_status_t sj_hmac_hex(sj_hmac_t *h, const void *in, size_t n,
+                        char out[SJ_PSEUDONYM_LEN + 1]);
 
 /* Loads the pseudonym key: from `key_file` when non-NULL/non-empty (a trailing
  * newline is stripped), else from SEINTJE_PSEUDONYM_KEY. With neither, and

@@ -16,14 +16,15 @@ struct sj_lines_s {
     int fd;
     char *name;
     char *buf;
-    size_t cap;          /* max_len + READ_CHUNK + 1 */
-    size_t start, end;   /* unread bytes are buf[start..end) */
+    size_t cap;        /* max_len + READ_CHUNK + 1 */
+    size_t start, end; /* unread bytes are buf[start..end) */
     size_t max_len;
     uint64_t lineno, offset, size;
     int eof;
 };
 
-sj_lines_t *sj_lines_open(const char *path, size_t max_len, char *errstr, size_t errstr_size)
+sj_lines_t *sj_lines_open(const char *path, size_t max_len, char *errstr,
+                          size_t errstr_size)
 {
     sj_lines_t *r = calloc(1, sizeof *r);
     if (!r) return NULL;
@@ -79,7 +80,7 @@ static ssize_t fill(sj_lines_t *r)
 
 int sj_lines_next(sj_lines_t *r, const char **line, size_t *len)
 {
-    size_t scanned = 0; /* bytes of the current line already known to hold no '\n' */
+    size_t scanned = 0;   /* bytes of the current line already known to hold no '\n' */
     uint64_t skipped = 0; /* bytes of an over-long line already discarded */
     for (;;) {
         char *p = r->buf + r->start;

@@ -21,7 +21,8 @@
 typedef struct sj_lines_s sj_lines_t;
 
 /* Opens path ("-" for stdin). max_len bounds a line in bytes, without the newline. */
-sj_lines_t *sj_lines_open(const char *path, size_t max_len, char *errstr, size_t errstr_size);
+sj_lines_t *sj_lines_open(const char *path, size_t max_len, char *errstr,
+                          size_t errstr_size);
 void sj_lines_close(sj_lines_t *r);
 /* Returns SJ_OK with a borrowed pointer valid until the next call (the line is
  * NUL-terminated, without its newline), SJ_EOF at the end, SJ_ERR_TOO_BIG for an

@@ -33,10 +33,14 @@ sj_status_t sj_log_level_parse(const char *s, sj_log_level_t *out)
 
 sj_status_t sj_log_format_parse(const char *s, sj_log_format_t *out)
 {
-    if (!strcmp(s, "auto")) *out = SJ_LOG_FORMAT_AUTO;
-    else if (!strcmp(s, "text")) *out = SJ_LOG_FORMAT_TEXT;
-    else if (!strcmp(s, "json")) *out = SJ_LOG_FORMAT_JSON;
-    else return SJ_ERR_INPUT;
+    if (!strcmp(s, "auto"))
+        *out = SJ_LOG_FORMAT_AUTO;
+    else if (!strcmp(s, "text"))
+        *out = SJ_LOG_FORMAT_TEXT;
+    else if (!strcmp(s, "json"))
+        *out = SJ_LOG_FORMAT_JSON;
+    else
+        return SJ_ERR_INPUT;
     return SJ_OK;
 }
 
@@ -78,9 +82,10 @@ void sj_log(sj_log_level_t lvl, const char *facility, const char *fmt, ...)
     if (json) {
         char ts[32];
         sj_time_format_rfc3339(sj_now_ms(), ts);
-        k = (size_t)snprintf(line, sizeof line,
-                             "{\"time\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"facility\":\"",
-                             ts, level_names[lvl], log_prog);
+        k = (size_t)snprintf(
+            line, sizeof line,
+            "{\"time\":\"%s\",\"level\":\"%s\",\"prog\":\"%s\",\"facility\":\"", ts,
+            level_names[lvl], log_prog);
         k = json_escape(line, sizeof line, k, facility);
         k += (size_t)snprintf(line + k, sizeof line - k, "\",\"msg\":\"");
         k = json_escape(line, sizeof line, k, msg);

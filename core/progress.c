@@ -43,12 +43,12 @@ static void draw(const sj_progress_t *p, uint64_t done, int64_t now, bool final)
         memset(bar + fill, '.', (size_t)(width - fill));
         bar[width] = '\0';
         double eta = rate > 0 ? (double)(p->total - d) / rate : 0;
-        snprintf(line, sizeof line, "\r%s [%s] %3d%% %llu/%llu %s %.0f/s eta %.0fs ", p->label,
-                 bar, (int)(d * 100 / p->total), (unsigned long long)done,
+        snprintf(line, sizeof line, "\r%s [%s] %3d%% %llu/%llu %s %.0f/s eta %.0fs ",
+                 p->label, bar, (int)(d * 100 / p->total), (unsigned long long)done,
                  (unsigned long long)p->total, p->unit, rate, eta);
     } else {
-        snprintf(line, sizeof line, "\r%s %llu %s %.0f/s ", p->label, (unsigned long long)done,
-                 p->unit, rate);
+        snprintf(line, sizeof line, "\r%s %llu %s %.0f/s ", p->label,
+                 (unsigned long long)done, p->unit, rate);
     }
     fputs(line, stderr);
     if (final) fputc('\n', stderr);

@@ -36,8 +36,8 @@ redisContext *sj_redis_connect(const char *url, int timeout_ms, char *errstr,
         if (colon) {
             const char *pend = slash ? slash : colon + strlen(colon);
             uint64_t p;
-            if (sj_parse_u64(colon + 1, (size_t)(pend - colon - 1), &p) != SJ_OK || p == 0 ||
-                p > 65535)
+            if (sj_parse_u64(colon + 1, (size_t)(pend - colon - 1), &p) != SJ_OK ||
+                p == 0 || p > 65535)
                 goto bad;
             port = (int)p;
         }

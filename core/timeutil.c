@@ -55,8 +55,8 @@ static bool digits(const char *s, size_t n, unsigned *out)
 sj_status_t sj_date_parse(const char *s, size_t n, int32_t *days)
 {
     unsigned y, m, d;
-    if (n != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) || !digits(s + 5, 2, &m) ||
-        !digits(s + 8, 2, &d) || !sj_date_valid((int)y, m, d))
+    if (n != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) ||
+        !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d) || !sj_date_valid((int)y, m, d))
         return SJ_ERR_INPUT;
     *days = sj_days_from_civil((int)y, m, d);
     return SJ_OK;
@@ -99,7 +99,8 @@ sj_status_t sj_time_parse_rfc3339(const char *s, size_t n, int64_t *ms)
         i++;
     } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
         unsigned oh, om;
-        if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+        if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 ||
+            om > 59)
             return SJ_ERR_INPUT;
         offset_min = (int)(oh * 60 + om) * (s[i] == '-' ? -1 : 1);
         i += 6;
@@ -123,8 +124,8 @@ void sj_time_format_rfc3339(int64_t ms, char *out)
     sj_civil_from_days(days, &y, &m, &d);
     char tmp[96];
     if (millis)
-        snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d, sod / 3600,
-                 sod / 60 % 60, sod % 60, millis);
+        snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d,
+                 sod / 3600, sod / 60 % 60, sod % 60, millis);
     else
         snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02uZ", y, m, d, sod / 3600,
                  sod / 60 % 60, sod % 60);

@@ -83,7 +83,8 @@ static sj_status_t scan_string(scan_t *sc)
         unsigned u;
         if (sc->end - sc->p < 6 || !hex4(sc->p + 2, &u))
             return fail(sc, sc->p, "invalid \\u escape");
-        if (u >= 0xDC00 && u <= 0xDFFF) return fail(sc, sc->p, "lone low surrogate escape");
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return fail(sc, sc->p, "lone low surrogate escape");
         if (u >= 0xD800 && u <= 0xDBFF) {
             unsigned lo;
             if (sc->end - sc->p < 12 || sc->p[6] != '\\' || sc->p[7] != 'u' ||
@@ -140,7 +141,8 @@ static sj_status_t scan_container(scan_t *sc, bool object)
     for (;;) {
         sj_jval_t v;
         skip_ws(sc);
-        if (sc->p >= sc->end) return fail(sc, open, object ? "unclosed object" : "unclosed array");
+        if (sc->p >= sc->end)
+            return fail(sc, open, object ? "unclosed object" : "unclosed array");
         if (object) {
             if (*sc->p != '"')
                 return fail(sc, sc->p, "object member name (a string) expected");
@@ -162,7 +164,8 @@ static sj_status_t scan_container(scan_t *sc, bool object)
             sc->depth--;
             return SJ_OK;
         }
-        if (sc->p >= sc->end) return fail(sc, open, object ? "unclosed object" : "unclosed array");
+        if (sc->p >= sc->end)
+            return fail(sc, open, object ? "unclosed object" : "unclosed array");
         return fail(sc, sc->p, object ? "',' or '}' expected" : "',' or ']' expected");
     }
 }
@@ -277,8 +280,10 @@ static const char *value_end(const char *p, const char *end, sj_json_type_t *typ
         }
         return p;
     }
-    *type = *p == 't' ? SJ_JSON_TRUE : *p == 'f' ? SJ_JSON_FALSE
-          : *p == 'n' ? SJ_JSON_NULL : SJ_JSON_NUMBER;
+    *type = *p == 't'   ? SJ_JSON_TRUE
+            : *p == 'f' ? SJ_JSON_FALSE
+            : *p == 'n' ? SJ_JSON_NULL
+                        : SJ_JSON_NUMBER;
     while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
            *p != '\n' && *p != '\r')
         p++;
@@ -341,11 +346,21 @@ sj_status_t sj_jstr_decode(const sj_jval_t *v, char *out, size_t outsize, size_t
             char e = p[1];
             p += 2;
             switch (e) {
-            case 'b': tmp[0] = '\b'; break;
-            case 'f': tmp[0] = '\f'; break;
-            case 'n': tmp[0] = '\n'; break;
-            case 'r': tmp[0] = '\r'; break;
-            case 't': tmp[0] = '\t'; break;
+            case 'b':
+                tmp[0] = '\b';
+                break;
+            case 'f':
+                tmp[0] = '\f';
+                break;
+            case 'n':
+                tmp[0] = '\n';
+                break;
+            case 'r':
+                tmp[0] = '\r';
+                break;
+            case 't':
+                tmp[0] = '\t';
+                break;
             case 'u': {
                 unsigned u, lo;
                 hex4(p, &u);
@@ -358,7 +373,8 @@ sj_status_t sj_jstr_decode(const sj_jval_t *v, char *out, size_t outsize, size_t
                 n = put_utf8(tmp, u);
                 break;
             }
-            default: tmp[0] = e;
+            default:
+                tmp[0] = e;
             }
         }
         if (k + n >= outsize) return SJ_ERR_TOO_BIG;
@@ -379,5 +395,6 @@ bool sj_jstr_eq(const sj_jval_t *v, const char *lit)
     if (!memchr(v->p, '\\', v->len)) return false;
     char buf[256];
     size_t k;
-    return sj_jstr_decode(v, buf, sizeof buf, &k) == SJ_OK && k == n && memcmp(buf, lit, n) == 0;
+    return sj_jstr_decode(v, buf, sizeof buf, &k) == SJ_OK && k == n &&
+           memcmp(buf, lit, n) == 0;
 }

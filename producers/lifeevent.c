@@ -64,25 +64,31 @@ typedef struct {
 } type_def_t;
 
 static const type_def_t types[] = {
-    {"be.seintje.life.registered", "", "resident present in the register (snapshot, first load)"},
+    {"be.seintje.life.registered", "",
+     "resident present in the register (snapshot, first load)"},
     {"be.seintje.life.birth", "child_birth_date", "a child was born to the resident"},
     {"be.seintje.life.moved-in", "", "resident moved into the municipality"},
     {"be.seintje.life.moved-within", "", "resident moved within the municipality"},
     {"be.seintje.life.moved-out", "", "resident left the municipality"},
     {"be.seintje.life.birthday", "age", "milestone birthday (18, 65, 67 ...)"},
-    {"be.seintje.life.id-card-expiring", "expires", "the resident's eID card expires soon"},
+    {"be.seintje.life.id-card-expiring", "expires",
+     "the resident's eID card expires soon"},
     {"be.seintje.life.marriage", "", "resident married or registered a partnership"},
     {"be.seintje.life.death-of-partner", "", "the resident's partner died"},
     {"be.seintje.life.deceased", "", "the resident died: every message stops"},
     {"be.seintje.life.income-changed", "income_band", "household income band changed"},
     {"be.seintje.life.contact-changed", "", "e-mail, phone or app inbox changed"},
-    {"be.seintje.life.consent-changed", "consents", "consent per channel given or withdrawn"},
+    {"be.seintje.life.consent-changed", "consents",
+     "consent per channel given or withdrawn"},
     {"be.seintje.service.id-card-requested", "", "resident requested a new eID card"},
-    {"be.seintje.service.birth-allowance-requested", "", "Groeipakket birth allowance requested"},
+    {"be.seintje.service.birth-allowance-requested", "",
+     "Groeipakket birth allowance requested"},
     {"be.seintje.service.social-tariff-requested", "", "social energy tariff requested"},
-    {"be.seintje.service.senior-transport-requested", "", "senior transport pass requested"},
+    {"be.seintje.service.senior-transport-requested", "",
+     "senior transport pass requested"},
     {"be.seintje.service.waste-discount-requested", "", "waste-tax discount requested"},
-    {"be.seintje.service.parking-permit-requested", "", "resident parking permit requested"},
+    {"be.seintje.service.parking-permit-requested", "",
+     "resident parking permit requested"},
 };
 
 int sj_lifeevent_type_known(const char *type)
@@ -103,9 +109,10 @@ void sj_lifeevent_print_catalogue(FILE *out)
         fprintf(out, "| `%s` | %s |\n", fields[i].name, fields[i].doc);
 }
 
-static sj_status_t refuse(sj_event_problem_t *why, const char *field, const char *fmt, ...)
-    SJ_PRINTF(3, 4);
-static sj_status_t refuse(sj_event_problem_t *why, const char *field, const char *fmt, ...)
+static sj_status_t refuse(sj_event_problem_t *why, const char *field, const char *fmt,
+                          ...) SJ_PRINTF(3, 4);
+static sj_status_t refuse(sj_event_problem_t *why, const char *field, const char *fmt,
+                          ...)
 {
     snprintf(why->field, sizeof why->field, "%s", field);
     va_list ap;
@@ -146,7 +153,7 @@ static sj_status_t get_str(const sj_jval_t *v, char *buf, size_t size, size_t *l
 static const char *json_type_name(sj_json_type_t t)
 {
     static const char *names[] = {"an object", "an array", "a string", "a number",
-                                  "true", "false", "null"};
+                                  "true",      "false",    "null"};
     return names[t];
 }
 
@@ -157,8 +164,8 @@ typedef struct {
     char name[64];
 } member_t;
 
-static sj_status_t members(const sj_jval_t *obj, member_t *m, size_t *count, const char *where,
-                           sj_event_problem_t *why)
+static sj_status_t members(const sj_jval_t *obj, member_t *m, size_t *count,
+                           const char *where, sj_event_problem_t *why)
 {
     sj_jiter_t it;
     size_t n = 0;
@@ -181,24 +188,29 @@ static sj_status_t members(const sj_jval_t *obj, member_t *m, size_t *count, con
     return SJ_OK;
 }
 
-static sj_status_t check_consents(const sj_jval_t *v, const char *field, sj_event_problem_t *why)
+static sj_status_t check_consents(const sj_jval_t *v, const char *field,
+                                  sj_event_problem_t *why)
 {
     if (v->type != SJ_JSON_OBJECT)
-        return refuse(why, field, "must be an object like {\"email\":true,\"sms\":false}");
+        return refuse(why, field,
+                      "must be an object like {\"email\":true,\"sms\":false}");
     member_t m[SJ_EVENT_MAX_MEMBERS];
     size_t n;
     sj_status_t st = members(v, m, &n, field, why);
     if (st != SJ_OK) return st;
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(m[i].name, "email") && strcmp(m[i].name, "sms") && strcmp(m[i].name, "app"))
-            return refuse(why, field, "unknown channel \"%s\" (use email, sms or app)", m[i].name);
+        if (strcmp(m[i].name, "email") && strcmp(m[i].name, "sms") &&
+            strcmp(m[i].name, "app"))
+            return refuse(why, field, "unknown channel \"%s\" (use email, sms or app)",
+                          m[i].name);
         if (m[i].val.type != SJ_JSON_TRUE && m[i].val.type != SJ_JSON_FALSE)
             return refuse(why, field, "%s must be true or false", m[i].name);
     }
     return SJ_OK;
 }
 
-static sj_status_t check_field(const field_def_t *f, const sj_jval_t *v, sj_event_problem_t *why)
+static sj_status_t check_field(const field_def_t *f, const sj_jval_t *v,
+                               sj_event_problem_t *why)
 {
     char field[80] = "data.", s[512], problem[200] = "";
     size_t len = 0;
@@ -217,7 +229,8 @@ static sj_status_t check_field(const field_def_t *f, const sj_jval_t *v, sj_even
     int32_t days;
     switch (f->kind) {
     case F_STRING:
-        if (len > (size_t)f->max) return refuse(why, field, "longer than %d bytes", f->max);
+        if (len > (size_t)f->max)
+            return refuse(why, field, "longer than %d bytes", f->max);
         for (size_t i = 0; i < len; i++)
             if ((unsigned char)s[i] < 0x20)
                 return refuse(why, field, "contains a control character");
@@ -230,24 +243,37 @@ static sj_status_t check_field(const field_def_t *f, const sj_jval_t *v, sj_even
         if (sj_date_parse(s, len, &days) != SJ_OK)
             return refuse(why, field, "not a valid date YYYY-MM-DD");
         return SJ_OK;
-    case F_NIS: st = sj_nis_valid(s, len, problem, sizeof problem); break;
-    case F_POSTCODE: st = sj_postcode_valid(s, len, problem, sizeof problem); break;
-    case F_LANGUAGE: st = sj_language_valid(s, len, problem, sizeof problem); break;
-    case F_EMAIL: st = sj_email_valid(s, len, problem, sizeof problem); break;
-    case F_PHONE: st = sj_e164_valid(s, len, problem, sizeof problem); break;
+    case F_NIS:
+        st = sj_nis_valid(s, len, problem, sizeof problem);
+        break;
+    case F_POSTCODE:
+        st = sj_postcode_valid(s, len, problem, sizeof problem);
+        break;
+    case F_LANGUAGE:
+        st = sj_language_valid(s, len, problem, sizeof problem);
+        break;
+    case F_EMAIL:
+        st = sj_email_valid(s, len, problem, sizeof problem);
+        break;
+    case F_PHONE:
+        st = sj_e164_valid(s, len, problem, sizeof problem);
+        break;
     case F_BAND:
         if (strcmp(s, "low") && strcmp(s, "middle") && strcmp(s, "high"))
             return refuse(why, field, "must be low, middle or high");
         return SJ_OK;
-    default: return SJ_OK;
+    default:
+        return SJ_OK;
     }
     return st == SJ_OK ? SJ_OK : refuse(why, field, "%s", problem);
 }
 
-static sj_status_t check_data(const sj_jval_t *data, const type_def_t *t, sj_event_problem_t *why)
+static sj_status_t check_data(const sj_jval_t *data, const type_def_t *t,
+                              sj_event_problem_t *why)
 {
     if (data->type != SJ_JSON_OBJECT)
-        return refuse(why, "data", "must be an object, not %s", json_type_name(data->type));
+        return refuse(why, "data", "must be an object, not %s",
+                      json_type_name(data->type));
     member_t m[SJ_EVENT_MAX_MEMBERS];
     size_t n;
     sj_status_t st = members(data, m, &n, "data", why);
@@ -260,8 +286,9 @@ static sj_status_t check_data(const sj_jval_t *data, const type_def_t *t, sj_eve
         if (!f) {
             char field[80];
             snprintf(field, sizeof field, "data.%s", m[i].name);
-            return refuse(why, field, "unknown field (see the event catalogue: "
-                                      "`seintje produce --catalogue`)");
+            return refuse(why, field,
+                          "unknown field (see the event catalogue: "
+                          "`seintje produce --catalogue`)");
         }
         if (m[i].val.type == SJ_JSON_NULL) continue; /* explicitly unknown */
         if ((st = check_field(f, &m[i].val, why)) != SJ_OK) return st;
@@ -300,14 +327,16 @@ static sj_status_t check_token(const sj_jval_t *v, const char *field, size_t max
 {
     char s[520];
     size_t len;
-    sj_status_t st = get_str(v, s, max + 1 < sizeof s ? max + 1 : sizeof s, &len, field, why);
+    sj_status_t st =
+        get_str(v, s, max + 1 < sizeof s ? max + 1 : sizeof s, &len, field, why);
     if (st != SJ_OK) return st;
     if (len == 0) return refuse(why, field, "must not be empty");
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7F)
             return refuse(why, field, "must not contain spaces or control characters");
     if (contains_nrn(s, len))
-        return refuse(why, field, "contains a national register number; only subject may");
+        return refuse(why, field,
+                      "contains a national register number; only subject may");
     return SJ_OK;
 }
 
@@ -326,36 +355,47 @@ sj_status_t sj_lifeevent_check(sj_hmac_t *h, const char *line, size_t len, sj_bu
     sj_status_t st = members(&root, m, &n, "json", why);
     if (st != SJ_OK) return st;
 
-    const sj_jval_t *specversion = NULL, *id = NULL, *source = NULL, *type = NULL, *time = NULL,
-                    *subject = NULL, *data = NULL;
+    const sj_jval_t *specversion = NULL, *id = NULL, *source = NULL, *type = NULL,
+                    *time = NULL, *subject = NULL, *data = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *k = m[i].name;
         const sj_jval_t *v = &m[i].val;
-        if (!strcmp(k, "specversion")) specversion = v;
-        else if (!strcmp(k, "id")) id = v;
-        else if (!strcmp(k, "source")) source = v;
-        else if (!strcmp(k, "type")) type = v;
-        else if (!strcmp(k, "time")) time = v;
-        else if (!strcmp(k, "subject")) subject = v;
-        else if (!strcmp(k, "data")) data = v;
+        if (!strcmp(k, "specversion"))
+            specversion = v;
+        else if (!strcmp(k, "id"))
+            id = v;
+        else if (!strcmp(k, "source"))
+            source = v;
+        else if (!strcmp(k, "type"))
+            type = v;
+        else if (!strcmp(k, "time"))
+            time = v;
+        else if (!strcmp(k, "subject"))
+            subject = v;
+        else if (!strcmp(k, "data"))
+            data = v;
         else if (!strcmp(k, "datacontenttype")) {
             if (!sj_jstr_eq(v, "application/json"))
                 return refuse(why, k, "must be \"application/json\"");
         } else if (!strcmp(k, "data_base64")) {
-            return refuse(why, k, "binary data is not accepted; send data as a JSON object");
+            return refuse(why, k,
+                          "binary data is not accepted; send data as a JSON object");
         } else if (!strcmp(k, "dataschema")) {
             if ((st = check_token(v, k, 512, why)) != SJ_OK) return st;
         } else if (!extension_name(k)) {
-            return refuse(why, k, "not a CloudEvents attribute, and extension names are 1-20 "
-                                  "lowercase letters or digits");
+            return refuse(why, k,
+                          "not a CloudEvents attribute, and extension names are 1-20 "
+                          "lowercase letters or digits");
         } else if (v->type == SJ_JSON_OBJECT || v->type == SJ_JSON_ARRAY) {
-            return refuse(why, k, "extension attributes must be strings, numbers or booleans");
+            return refuse(why, k,
+                          "extension attributes must be strings, numbers or booleans");
         } else if (v->type == SJ_JSON_STRING) {
             char ext[520];
             size_t elen;
             if ((st = get_str(v, ext, sizeof ext, &elen, k, why)) != SJ_OK) return st;
             if (contains_nrn(ext, elen))
-                return refuse(why, k, "contains a national register number; only subject may");
+                return refuse(why, k,
+                              "contains a national register number; only subject may");
         }
     }
     if (!specversion) return refuse(why, "specversion", "required (\"1.0\")");
@@ -376,22 +416,28 @@ sj_status_t sj_lifeevent_check(sj_hmac_t *h, const char *line, size_t len, sj_bu
     if (!t) {
         char pv[80];
         sj_preview(buf, blen, pv, sizeof pv, 60);
-        return refuse(why, "type", "unknown event type \"%s\" (see `seintje produce --catalogue`)",
+        return refuse(why, "type",
+                      "unknown event type \"%s\" (see `seintje produce --catalogue`)",
                       pv);
     }
-    if (!time) return refuse(why, "time", "required (RFC 3339, e.g. 2026-11-28T09:30:00Z)");
+    if (!time)
+        return refuse(why, "time", "required (RFC 3339, e.g. 2026-11-28T09:30:00Z)");
     int64_t ms;
     if ((st = get_str(time, buf, sizeof buf, &blen, "time", why)) != SJ_OK) return st;
     if (sj_time_parse_rfc3339(buf, blen, &ms) != SJ_OK)
-        return refuse(why, "time", "not an RFC 3339 date-time (e.g. 2026-11-28T09:30:00Z)");
+        return refuse(why, "time",
+                      "not an RFC 3339 date-time (e.g. 2026-11-28T09:30:00Z)");
     if (!data) return refuse(why, "data", "required (an object with the event's fields)");
     if ((st = check_data(data, t, why)) != SJ_OK) return st;
 
-    if (!subject) return refuse(why, "subject", "required (the national register number)");
-    if ((st = get_str(subject, buf, sizeof buf, &blen, "subject", why)) != SJ_OK) return st;
+    if (!subject)
+        return refuse(why, "subject", "required (the national register number)");
+    if ((st = get_str(subject, buf, sizeof buf, &blen, "subject", why)) != SJ_OK)
+        return st;
     char nrn[12], problem[200];
     if (sj_nrn_normalize(buf, blen, nrn, problem, sizeof problem) != SJ_OK)
-        return refuse(why, "subject", "not a valid national register number: %s", problem);
+        return refuse(why, "subject", "not a valid national register number: %s",
+                      problem);
     if (sj_hmac_hex(h, nrn, 11, key) != SJ_OK)
         return refuse(why, "subject", "pseudonymisation failed (OpenSSL)");
     /* Wipe the register number from our stack copies. */
@@ -401,7 +447,8 @@ sj_status_t sj_lifeevent_check(sj_hmac_t *h, const char *line, size_t len, sj_bu
     size_t head = (size_t)(subject->p - line);
     size_t tail = head + subject->len;
     if (sj_buf_add(out, line, head) != SJ_OK || sj_buf_addc(out, '"') != SJ_OK ||
-        sj_buf_add(out, key, SJ_PSEUDONYM_LEN) != SJ_OK || sj_buf_addc(out, '"') != SJ_OK ||
+        sj_buf_add(out, key, SJ_PSEUDONYM_LEN) != SJ_OK ||
+        sj_buf_addc(out, '"') != SJ_OK ||
         sj_buf_add(out, line + tail, len - tail) != SJ_OK)
         return SJ_ERR_TOO_BIG;
     return SJ_OK;

@@ -19,7 +19,7 @@
 #include "core/crypto.h"
 
 #define SJ_EVENT_MAX_MEMBERS 64 /* per object, top level and data */
-#define SJ_EVENT_MAX_DEPTH 16
+#define SJ_EVENT_MAX_DEPTH   16
 
 /* Where and why an event was refused: field is "json", "subject",
  * "data.email", ...; problem is plain text without the offending personal

@@ -33,7 +33,7 @@
 #include "producers/synthetic.h"
 
 #define MAX_ERRORS_SHOWN 100
-#define OUT_MAX (16u << 20)
+#define OUT_MAX          (16u << 20)
 
 typedef struct job {
     const sj_conf_t *conf;
@@ -42,7 +42,7 @@ typedef struct job {
     sj_hmac_t *h;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
-    const char *name;        /* input name for messages */
+    const char *name; /* input name for messages */
     const char *reject_path;
     FILE *rejects;
     uint64_t shown;
@@ -63,31 +63,32 @@ static void reject(job_t *j, uint64_t lineno, const char *field, const char *pro
 {
     if (!j->o->quiet) {
         if (j->shown < MAX_ERRORS_SHOWN)
-            fprintf(stderr, "%s:%llu: %s: %s\n", j->name, (unsigned long long)lineno, field,
-                    problem);
+            fprintf(stderr, "%s:%llu: %s: %s\n", j->name, (unsigned long long)lineno,
+                    field, problem);
         else if (j->shown == MAX_ERRORS_SHOWN)
-            fprintf(stderr, "%s: more than %d problems; the rest are only in %s\n", j->name,
-                    MAX_ERRORS_SHOWN, j->reject_path);
+            fprintf(stderr, "%s: more than %d problems; the rest are only in %s\n",
+                    j->name, MAX_ERRORS_SHOWN, j->reject_path);
         j->shown++;
     }
     if (!j->rejects) {
         int fd = open(j->reject_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         j->rejects = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!j->rejects) {
-            sj_log(SJ_LOG_ERROR, "produce", "%s: cannot write reject file: %s", j->reject_path,
-                   strerror(errno));
+            sj_log(SJ_LOG_ERROR, "produce", "%s: cannot write reject file: %s",
+                   j->reject_path, strerror(errno));
             if (fd >= 0) close(fd);
             j->reject_path = "/dev/null";
             j->rejects = fopen("/dev/null", "w");
             if (!j->rejects) return;
         }
     }
-    json_t *r = json_pack("{s:s, s:I, s:s, s:s}", "file", j->name, "line", (json_int_t)lineno,
-                          "field", field, "problem", problem);
+    json_t *r = json_pack("{s:s, s:I, s:s, s:s}", "file", j->name, "line",
+                          (json_int_t)lineno, "field", field, "problem", problem);
     if (r && raw && sj_utf8_valid(raw, rawlen, NULL))
         json_object_set_new(r, "input", json_stringn(raw, rawlen));
     else if (r && raw)
-        json_object_set_new(r, "input_note", json_string("input is not valid UTF-8; see line"));
+        json_object_set_new(r, "input_note",
+                            json_string("input is not valid UTF-8; see line"));
     if (r) {
         json_dumpf(r, j->rejects, JSON_COMPACT | JSON_ENSURE_ASCII);
         fputc('\n', j->rejects);
@@ -119,8 +120,8 @@ static sj_status_t publish(job_t *j, const char *key, uint64_t lineno)
         return SJ_OK;
     }
     for (;;) {
-        if (rd_kafka_produce(j->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, j->out.data,
-                             j->out.len, key, SJ_PSEUDONYM_LEN,
+        if (rd_kafka_produce(j->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                             j->out.data, j->out.len, key, SJ_PSEUDONYM_LEN,
                              (void *)(uintptr_t)lineno) == 0)
             break;
         rd_kafka_resp_err_t e = rd_kafka_last_error();
@@ -199,7 +200,8 @@ static sj_status_t open_input(job_t *j, char *errstr, size_t errstr_size)
 {
     const sj_produce_opts_t *o = j->o;
     if (o->synthetic) {
-        sj_synth_opts_t so = {.residents = o->synthetic, .seed = o->seed, .year = o->year};
+        sj_synth_opts_t so = {
+            .residents = o->synthetic, .seed = o->seed, .year = o->year};
         j->synth = sj_synth_new(&so, errstr, errstr_size);
         j->name = "<synthetic>";
         sj_buf_init(&j->synth_line, OUT_MAX);
@@ -240,10 +242,9 @@ static sj_status_t open_kafka(job_t *j, char *errstr, size_t errstr_size)
     j->rk = sj_kafka_producer_new(j->conf, dr_cb, j, errstr, errstr_size);
     if (!j->rk) return SJ_ERR;
     const char *topic = sj_conf_get(j->conf, "topic.life-events");
-    sj_status_t st = sj_kafka_topic_ensure(j->rk, topic,
-                                           (int)sj_conf_get_int(j->conf, "topic.partitions"),
-                                           (int)sj_conf_get_int(j->conf, "kafka.timeout-ms"),
-                                           errstr, errstr_size);
+    sj_status_t st = sj_kafka_topic_ensure(
+        j->rk, topic, (int)sj_conf_get_int(j->conf, "topic.partitions"),
+        (int)sj_conf_get_int(j->conf, "kafka.timeout-ms"), errstr, errstr_size);
     if (st != SJ_OK) return st;
     j->rkt = rd_kafka_topic_new(j->rk, topic, NULL);
     if (!j->rkt) {
@@ -260,7 +261,8 @@ static void drain_kafka(job_t *j)
 {
     int timeout = (int)sj_conf_get_int(j->conf, "kafka.timeout-ms");
     int64_t deadline = sj_mono_ms() + timeout;
-    while (rd_kafka_outq_len(j->rk) > 0 && sj_mono_ms() < deadline) rd_kafka_poll(j->rk, 100);
+    while (rd_kafka_outq_len(j->rk) > 0 && sj_mono_ms() < deadline)
+        rd_kafka_poll(j->rk, 100);
     int left = rd_kafka_outq_len(j->rk);
     if (left > 0) {
         /* Purge so their delivery reports fire with an error and are counted. */
@@ -295,13 +297,15 @@ sj_status_t sj_produce_run(const sj_conf_t *conf, const sj_produce_opts_t *o,
     unsigned char key[SJ_KEY_MAX_LEN];
     size_t keylen;
     bool dev;
-    sj_status_t rc = sj_key_load(sj_conf_get(conf, "pseudonym.key-file"), o->insecure_dev_key,
-                                 key, &keylen, &dev, errstr, errstr_size);
+    sj_status_t rc =
+        sj_key_load(sj_conf_get(conf, "pseudonym.key-file"), o->insecure_dev_key, key,
+                    &keylen, &dev, errstr, errstr_size);
     if (rc == SJ_OK) {
         if (dev)
-            sj_log(SJ_LOG_WARN, "produce",
-                   "INSECURE: using the public development pseudonym key; these pseudonyms "
-                   "protect nobody. Never use --insecure-dev-key with real data.");
+            sj_log(
+                SJ_LOG_WARN, "produce",
+                "INSECURE: using the public development pseudonym key; these pseudonyms "
+                "protect nobody. Never use --insecure-dev-key with real data.");
         j.h = sj_hmac_new(key, keylen, errstr, errstr_size);
         if (!j.h) rc = SJ_ERR;
     }
@@ -313,7 +317,9 @@ sj_status_t sj_produce_run(const sj_conf_t *conf, const sj_produce_opts_t *o,
         return rc;
     }
 
-    uint64_t total = j.synth ? sj_synth_count(j.synth) : j.lines ? sj_lines_size(j.lines) : 0;
+    uint64_t total = j.synth   ? sj_synth_count(j.synth)
+                     : j.lines ? sj_lines_size(j.lines)
+                               : 0;
     sj_progress_t *bar = sj_progress_new("produce", total, j.synth ? "events" : "bytes");
     int64_t t0 = sj_mono_ms();
     size_t max = (size_t)sj_conf_get_int(conf, "produce.max-line");
@@ -343,10 +349,11 @@ sj_status_t sj_produce_run(const sj_conf_t *conf, const sj_produce_opts_t *o,
         st->read++;
         if (r == SJ_ERR_TOO_BIG) {
             char problem[160];
-            snprintf(problem, sizeof problem,
-                     "line is %zu bytes, longer than produce.max-line (%zu); raise the bound "
-                     "or split the event",
-                     len, max);
+            snprintf(
+                problem, sizeof problem,
+                "line is %zu bytes, longer than produce.max-line (%zu); raise the bound "
+                "or split the event",
+                len, max);
             reject(&j, lineno, "line", problem, NULL, 0);
         } else if (j.csv) {
             handle_csv(&j, line, len, lineno);
@@ -398,8 +405,7 @@ static const char usage_text[] =
     "  -q, --quiet            no per-line messages (the reject file has them)\n"
     "      --catalogue        print the event types and data fields, then exit\n"
     "      --insecure-dev-key use a PUBLIC development key when no key is set;\n"
-    "                         never with real data\n" SJ_CLI_COMMON_HELP
-    "\n"
+    "                         never with real data\n" SJ_CLI_COMMON_HELP "\n"
     "The pseudonym key comes from pseudonym.key-file or SEINTJE_PSEUDONYM_KEY.\n"
     "Exit: 0 all published; 1 some valid events were not acknowledged or a\n"
     "runtime failure; 2 bad usage, or some lines were rejected (the rest published).\n";
@@ -408,12 +414,17 @@ int sj_cmd_produce(int argc, char **argv)
 {
     enum { OPT_SEED = 2000, OPT_YEAR, OPT_CATALOGUE, OPT_DEVKEY };
     static const struct option longopts[] = {
-        {"format", required_argument, NULL, 'f'},   {"topic", required_argument, NULL, 't'},
-        {"reject-file", required_argument, NULL, 'r'}, {"dry-run", no_argument, NULL, 'n'},
-        {"synthetic", required_argument, NULL, 's'}, {"seed", required_argument, NULL, OPT_SEED},
-        {"year", required_argument, NULL, OPT_YEAR}, {"quiet", no_argument, NULL, 'q'},
+        {"format", required_argument, NULL, 'f'},
+        {"topic", required_argument, NULL, 't'},
+        {"reject-file", required_argument, NULL, 'r'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"synthetic", required_argument, NULL, 's'},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"year", required_argument, NULL, OPT_YEAR},
+        {"quiet", no_argument, NULL, 'q'},
         {"catalogue", no_argument, NULL, OPT_CATALOGUE},
-        {"insecure-dev-key", no_argument, NULL, OPT_DEVKEY}, SJ_CLI_COMMON_LONGOPTS,
+        {"insecure-dev-key", no_argument, NULL, OPT_DEVKEY},
+        SJ_CLI_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0}};
     sj_cli_t cli;
     if (sj_cli_init(&cli, "seintje produce") != SJ_OK) return SJ_EXIT_FAILURE;
@@ -423,43 +434,62 @@ int sj_cmd_produce(int argc, char **argv)
     const char *topic = NULL, *reject_file = NULL;
     opterr = 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:t:r:ns:q" SJ_CLI_COMMON_SHORTOPTS, longopts, NULL)) !=
-           -1) {
+    while ((c = getopt_long(argc, argv, "f:t:r:ns:q" SJ_CLI_COMMON_SHORTOPTS, longopts,
+                            NULL)) != -1) {
         uint64_t v;
         int common = sj_cli_common_opt(&cli, c, optarg);
         if (common == 1) continue;
         if (common < 0) goto usage;
         switch (c) {
         case 'f':
-            if (!strcmp(optarg, "json")) o.format = SJ_INPUT_JSON;
-            else if (!strcmp(optarg, "csv")) o.format = SJ_INPUT_CSV;
+            if (!strcmp(optarg, "json"))
+                o.format = SJ_INPUT_JSON;
+            else if (!strcmp(optarg, "csv"))
+                o.format = SJ_INPUT_CSV;
             else {
-                rc = sj_cli_usage_error("produce", "--format must be json or csv, not \"%s\"",
-                                        optarg);
+                rc = sj_cli_usage_error(
+                    "produce", "--format must be json or csv, not \"%s\"", optarg);
                 goto out;
             }
             break;
-        case 't': topic = optarg; break;
-        case 'r': reject_file = optarg; break;
-        case 'n': o.dry_run = true; break;
-        case 'q': o.quiet = true; break;
+        case 't':
+            topic = optarg;
+            break;
+        case 'r':
+            reject_file = optarg;
+            break;
+        case 'n':
+            o.dry_run = true;
+            break;
+        case 'q':
+            o.quiet = true;
+            break;
         case 's':
         case OPT_SEED:
         case OPT_YEAR:
             if (sj_parse_u64(optarg, strlen(optarg), &v) != SJ_OK) {
                 rc = sj_cli_usage_error("produce", "%s needs a whole number, not \"%s\"",
-                                        c == 's' ? "--synthetic" : c == OPT_SEED ? "--seed"
-                                                                                 : "--year",
+                                        c == 's'        ? "--synthetic"
+                                        : c == OPT_SEED ? "--seed"
+                                                        : "--year",
                                         optarg);
                 goto out;
             }
-            if (c == 's') o.synthetic = v;
-            else if (c == OPT_SEED) o.seed = v;
-            else o.year = (int)(v > 9999 ? 0 : v);
+            if (c == 's')
+                o.synthetic = v;
+            else if (c == OPT_SEED)
+                o.seed = v;
+            else
+                o.year = (int)(v > 9999 ? 0 : v);
             break;
-        case OPT_CATALOGUE: catalogue = true; break;
-        case OPT_DEVKEY: o.insecure_dev_key = true; break;
-        default: goto usage;
+        case OPT_CATALOGUE:
+            catalogue = true;
+            break;
+        case OPT_DEVKEY:
+            o.insecure_dev_key = true;
+            break;
+        default:
+            goto usage;
         }
     }
     if (cli.help) {
@@ -472,11 +502,13 @@ int sj_cmd_produce(int argc, char **argv)
     }
     if (optind < argc) o.input = argv[optind++];
     if (optind < argc) {
-        rc = sj_cli_usage_error("produce", "one input file at most (got \"%s\" too)", argv[optind]);
+        rc = sj_cli_usage_error("produce", "one input file at most (got \"%s\" too)",
+                                argv[optind]);
         goto out;
     }
     if (o.synthetic && strcmp(o.input, "-")) {
-        rc = sj_cli_usage_error("produce", "--synthetic and an input file exclude each other");
+        rc = sj_cli_usage_error("produce",
+                                "--synthetic and an input file exclude each other");
         goto out;
     }
     if (sj_cli_finish(&cli) != SJ_OK) {
@@ -485,7 +517,8 @@ int sj_cmd_produce(int argc, char **argv)
     }
     char err[1024];
     if ((topic && sj_conf_set(cli.conf, "topic.life-events", topic, err, sizeof err)) ||
-        (reject_file && sj_conf_set(cli.conf, "produce.reject-file", reject_file, err, sizeof err))) {
+        (reject_file &&
+         sj_conf_set(cli.conf, "produce.reject-file", reject_file, err, sizeof err))) {
         rc = sj_cli_usage_error("produce", "%s", err);
         goto out;
     }
@@ -496,14 +529,18 @@ int sj_cmd_produce(int argc, char **argv)
     if (s != SJ_OK) sj_log(SJ_LOG_ERROR, "produce", "%s", err);
     double rate = st.seconds > 0 ? (double)st.published / st.seconds : 0;
     sj_log(SJ_LOG_INFO, "produce",
-           "read %llu / published %llu / rejected %llu / failed %llu in %.2f s (%.0f events/s)%s%s",
+           "read %llu / published %llu / rejected %llu / failed %llu in %.2f s (%.0f "
+           "events/s)%s%s",
            (unsigned long long)st.read, (unsigned long long)st.published,
-           (unsigned long long)st.rejected, (unsigned long long)st.failed, st.seconds, rate,
-           st.rejected || st.failed ? "; reasons in " : "",
+           (unsigned long long)st.rejected, (unsigned long long)st.failed, st.seconds,
+           rate, st.rejected || st.failed ? "; reasons in " : "",
            st.rejected || st.failed ? sj_conf_get(cli.conf, "produce.reject-file") : "");
-    if (s == SJ_ERR_INPUT) rc = SJ_EXIT_USAGE;
-    else if (s != SJ_OK || st.failed) rc = SJ_EXIT_FAILURE;
-    else if (st.rejected) rc = SJ_EXIT_USAGE;
+    if (s == SJ_ERR_INPUT)
+        rc = SJ_EXIT_USAGE;
+    else if (s != SJ_OK || st.failed)
+        rc = SJ_EXIT_FAILURE;
+    else if (st.rejected)
+        rc = SJ_EXIT_USAGE;
     goto out;
 usage:
     fputs(usage_text, stderr);
@@ -548,9 +585,12 @@ int sj_cmd_synth(int argc, char **argv)
             fputs(synth_usage, stderr);
             return SJ_EXIT_USAGE;
         }
-        if (c == 'N') so.residents = v;
-        else if (c == 'S') so.seed = v;
-        else so.year = (int)(v > 9999 ? 0 : v);
+        if (c == 'N')
+            so.residents = v;
+        else if (c == 'S')
+            so.seed = v;
+        else
+            so.year = (int)(v > 9999 ? 0 : v);
     }
     char err[512];
     sj_synth_t *s = sj_synth_new(&so, err, sizeof err);

@@ -18,14 +18,14 @@
 typedef enum { SJ_INPUT_AUTO = 0, SJ_INPUT_JSON, SJ_INPUT_CSV } sj_input_format_t;
 
 typedef struct sj_produce_opts {
-    const char *input;          /* path or "-"; ignored when synthetic > 0 */
-    sj_input_format_t format;   /* AUTO: .csv extension means CSV */
-    uint64_t synthetic;         /* > 0: generate this many residents instead */
-    uint64_t seed;              /* synthetic population seed */
-    int year;                   /* synthetic year (0 = default) */
-    bool dry_run;               /* write checked events to stdout, not to Kafka */
-    bool insecure_dev_key;      /* allow the public development key */
-    bool quiet;                 /* no per-line errors on stderr (reject file only) */
+    const char *input;        /* path or "-"; ignored when synthetic > 0 */
+    sj_input_format_t format; /* AUTO: .csv extension means CSV */
+    uint64_t synthetic;       /* > 0: generate this many residents instead */
+    uint64_t seed;            /* synthetic population seed */
+    int year;                 /* synthetic year (0 = default) */
+    bool dry_run;             /* write checked events to stdout, not to Kafka */
+    bool insecure_dev_key;    /* allow the public development key */
+    bool quiet;               /* no per-line errors on stderr (reject file only) */
 } sj_produce_opts_t;
 
 typedef struct sj_produce_stats {

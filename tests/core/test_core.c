@@ -29,10 +29,12 @@ static void rfc3339(void **state)
     assert_int_equal(sj_time_parse_rfc3339(s, strlen(s), &ms), SJ_OK);
     sj_time_format_rfc3339(ms, out);
     assert_string_equal(out, "2026-11-28T09:30:00.250Z");
-    const char *bad[] = {"2026-11-28 09:30:00Z", "2026-02-29T00:00:00Z", "2026-11-28T24:00:00Z",
-                         "2026-11-28T09:30:00",  "2026-11-28T09:30:00.Z", "2026-11-28T09:30:00+0100"};
+    const char *bad[] = {"2026-11-28 09:30:00Z",  "2026-02-29T00:00:00Z",
+                         "2026-11-28T24:00:00Z",  "2026-11-28T09:30:00",
+                         "2026-11-28T09:30:00.Z", "2026-11-28T09:30:00+0100"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(sj_time_parse_rfc3339(bad[i], strlen(bad[i]), &ms), SJ_ERR_INPUT);
+        assert_int_equal(sj_time_parse_rfc3339(bad[i], strlen(bad[i]), &ms),
+                         SJ_ERR_INPUT);
     assert_int_equal(sj_time_parse_rfc3339("2024-02-29T00:00:00Z", 20, &ms), SJ_OK);
     sj_time_format_rfc3339(-1, out);
     assert_string_equal(out, "1969-12-31T23:59:59.999Z");
@@ -59,7 +61,7 @@ static void utf8(void **state)
     assert_true(sj_utf8_valid("Zo\xc3\xab \xf0\x9f\xaa\xaa", 9, NULL));
     assert_false(sj_utf8_valid("a\xc0\xaf", 3, &bad)); /* overlong '/' */
     assert_int_equal(bad, 1);
-    assert_false(sj_utf8_valid("\xed\xa0\x80", 3, &bad)); /* surrogate */
+    assert_false(sj_utf8_valid("\xed\xa0\x80", 3, &bad));     /* surrogate */
     assert_false(sj_utf8_valid("\xf4\x90\x80\x80", 4, &bad)); /* > U+10FFFF */
     assert_false(sj_utf8_valid("ab\xe2\x82", 4, &bad));       /* truncated */
     assert_int_equal(bad, 2);
@@ -131,7 +133,8 @@ static void configuration(void **state)
     sj_conf_t *c = sj_conf_new();
     char err[512];
     assert_string_equal(sj_conf_get(c, "topic.life-events"), "seintje.life-events");
-    assert_int_equal(sj_conf_set(c, "topic.partitions", "0", err, sizeof err), SJ_ERR_INPUT);
+    assert_int_equal(sj_conf_set(c, "topic.partitions", "0", err, sizeof err),
+                     SJ_ERR_INPUT);
     assert_string_equal(err, "topic.partitions: \"0\" is not an integer from 1 to 10000");
     assert_int_equal(sj_conf_set(c, "nope", "1", err, sizeof err), SJ_ERR_INPUT);
     assert_non_null(strstr(err, "unknown setting \"nope\""));
@@ -165,9 +168,11 @@ static void hmac_matches_rfc4231(void **state)
     assert_non_null(h);
     char out[65];
     assert_int_equal(sj_hmac_hex(h, "Hi There", 8, out), SJ_OK);
-    assert_string_equal(out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    assert_string_equal(
+        out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
     assert_int_equal(sj_hmac_hex(h, "Hi There", 8, out), SJ_OK); /* reusable */
-    assert_string_equal(out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    assert_string_equal(
+        out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
     sj_hmac_destroy(h);
     char err[256];
     assert_null(sj_hmac_new(key, 8, err, sizeof err));
@@ -176,7 +181,8 @@ static void hmac_matches_rfc4231(void **state)
     size_t kl;
     bool dev;
     unsetenv("SEINTJE_PSEUDONYM_KEY");
-    assert_int_equal(sj_key_load(NULL, false, k, &kl, &dev, err, sizeof err), SJ_ERR_INPUT);
+    assert_int_equal(sj_key_load(NULL, false, k, &kl, &dev, err, sizeof err),
+                     SJ_ERR_INPUT);
     assert_non_null(strstr(err, "no pseudonym key"));
     assert_int_equal(sj_key_load(NULL, true, k, &kl, &dev, err, sizeof err), SJ_OK);
     assert_true(dev);
@@ -185,9 +191,9 @@ static void hmac_matches_rfc4231(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rfc3339),     cmocka_unit_test(dates),
-        cmocka_unit_test(utf8),        cmocka_unit_test(integers),
-        cmocka_unit_test(buffer_cap),  cmocka_unit_test(line_reader),
+        cmocka_unit_test(rfc3339),       cmocka_unit_test(dates),
+        cmocka_unit_test(utf8),          cmocka_unit_test(integers),
+        cmocka_unit_test(buffer_cap),    cmocka_unit_test(line_reader),
         cmocka_unit_test(configuration), cmocka_unit_test(hmac_matches_rfc4231),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

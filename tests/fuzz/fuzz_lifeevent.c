@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sj_lifeevent_check(h, (const char *)data, size, &out, key, &why) == SJ_OK) {
         sj_jval_t root;
         sj_json_error_t err;
-        if (sj_json_scan(out.data, out.len, SJ_EVENT_MAX_DEPTH, &root, &err) != SJ_OK) abort();
+        if (sj_json_scan(out.data, out.len, SJ_EVENT_MAX_DEPTH, &root, &err) != SJ_OK)
+            abort();
         if (strlen(key) != SJ_PSEUDONYM_LEN || !strstr(out.data, key)) abort();
     }
     /* The scanner alone, with decoding of every string it finds at the top. */

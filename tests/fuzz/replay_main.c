@@ -71,7 +71,8 @@ int main(int argc, char **argv)
         if (run_path(argv[i], &count) != 0) rc = 1;
     printf("replayed %u inputs\n", count);
     if (count == 0) {
-        fprintf(stderr, "no corpus inputs found: a replay that runs nothing proves nothing\n");
+        fprintf(stderr,
+                "no corpus inputs found: a replay that runs nothing proves nothing\n");
         return 1;
     }
     return rc;

@@ -14,9 +14,11 @@
 #include "producers/lifeevent.h"
 
 static const char KEY[] = "test-key-0123456789abcdef";
-static const char P85[] = "d19553acbd10aa832188a727106b37309d98143e26760e4c678776e9b1ef32c9";
+static const char P85[] =
+    "d19553acbd10aa832188a727106b37309d98143e26760e4c678776e9b1ef32c9";
 
-#define HEAD "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"urn:nis:44021:population\","
+#define HEAD                                                                             \
+    "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"urn:nis:44021:population\","
 
 static sj_hmac_t *hmac(void)
 {
@@ -26,7 +28,8 @@ static sj_hmac_t *hmac(void)
 }
 
 /* Runs the check; returns the status and fills why/out. */
-static sj_status_t check(const char *line, sj_buf_t *out, char *key, sj_event_problem_t *why)
+static sj_status_t check(const char *line, sj_buf_t *out, char *key,
+                         sj_event_problem_t *why)
 {
     sj_hmac_t *h = hmac();
     sj_buf_reset(out);
@@ -53,12 +56,13 @@ static void expect_refused(const char *line, const char *field, const char *prob
 static void good_event_is_rewritten_byte_for_byte(void **state)
 {
     (void)state;
-    const char *in = HEAD "\"type\":\"be.seintje.life.id-card-expiring\","
-                          "\"time\":\"2026-11-28T09:30:00+01:00\", \"subject\": \"85.07.30-033.28\","
-                          "\"datacontenttype\":\"application/json\",\"data\":{\"given_name\":"
-                          "\"Zo\\u00eb\",\"expires\":\"2027-01-27\",\"language\":\"nl\",\"email\":"
-                          "\"zoe@example.org\",\"phone\":\"+32470123456\",\"consents\":{\"email\":"
-                          "true,\"sms\":false},\"age\":null}}";
+    const char *in =
+        HEAD "\"type\":\"be.seintje.life.id-card-expiring\","
+             "\"time\":\"2026-11-28T09:30:00+01:00\", \"subject\": \"85.07.30-033.28\","
+             "\"datacontenttype\":\"application/json\",\"data\":{\"given_name\":"
+             "\"Zo\\u00eb\",\"expires\":\"2027-01-27\",\"language\":\"nl\",\"email\":"
+             "\"zoe@example.org\",\"phone\":\"+32470123456\",\"consents\":{\"email\":"
+             "true,\"sms\":false},\"age\":null}}";
     sj_buf_t out;
     sj_buf_init(&out, 1 << 16);
     char key[65], expect[2048];
@@ -79,30 +83,35 @@ static void good_event_is_rewritten_byte_for_byte(void **state)
 static void post_2000_number_accepted(void **state)
 {
     (void)state;
-    const char *in = HEAD "\"type\":\"be.seintje.life.registered\",\"time\":\"2026-01-01T00:00:00Z\","
-                          "\"subject\":\"05031500291\",\"data\":{}}";
+    const char *in =
+        HEAD "\"type\":\"be.seintje.life.registered\",\"time\":\"2026-01-01T00:00:00Z\","
+             "\"subject\":\"05031500291\",\"data\":{}}";
     sj_buf_t out;
     sj_buf_init(&out, 1 << 16);
     char key[65];
     sj_event_problem_t why;
     assert_int_equal(check(in, &out, key, &why), SJ_OK);
-    assert_string_equal(key, "ef629775185676b035830a9d8cb4ee131fd1aee0ec29d7e83b9dab9372502fac");
+    assert_string_equal(
+        key, "ef629775185676b035830a9d8cb4ee131fd1aee0ec29d7e83b9dab9372502fac");
     sj_buf_free(&out);
 }
 
 #define OKTAIL "\"time\":\"2026-01-01T00:00:00Z\",\"subject\":\"85073003328\""
-#define REG "\"type\":\"be.seintje.life.registered\","
+#define REG    "\"type\":\"be.seintje.life.registered\","
 
 static void bad_json(void **state)
 {
     (void)state;
     expect_refused("{\"specversion\":\"1.0\",", "json", "unclosed object at column 1");
     expect_refused("[1,2]", "json", "a life event must be a JSON object, not an array");
-    expect_refused("{\"a\":tru}", "json", "invalid literal (expected true, false or null) at column 6");
+    expect_refused("{\"a\":tru}", "json",
+                   "invalid literal (expected true, false or null) at column 6");
     expect_refused("{\"a\":\"x\ty\"}", "json",
                    "control character in string (escape it) at column 8");
-    expect_refused("{\"a\":\"\\ud800\"}", "json", "lone high surrogate escape at column 7");
-    expect_refused("{\"a\":1} x", "json", "unexpected text after the JSON value at column 9");
+    expect_refused("{\"a\":\"\\ud800\"}", "json",
+                   "lone high surrogate escape at column 7");
+    expect_refused("{\"a\":1} x", "json",
+                   "unexpected text after the JSON value at column 9");
     expect_refused("{\"a\":01}", "json", "',' or '}' expected at column 7");
     expect_refused("{\"id\":\"a\",\"id\":\"b\"}", "json", "member \"id\" appears twice");
 }
@@ -111,18 +120,22 @@ static void missing_attributes(void **state)
 {
     (void)state;
     expect_refused("{\"id\":\"x\"}", "specversion", "required (\"1.0\")");
-    expect_refused("{\"specversion\":\"0.3\"}", "specversion", "must be \"1.0\" (CloudEvents 1.0)");
+    expect_refused("{\"specversion\":\"0.3\"}", "specversion",
+                   "must be \"1.0\" (CloudEvents 1.0)");
     expect_refused("{\"specversion\":\"1.0\"}", "id", "required (unique per source)");
     expect_refused("{\"specversion\":\"1.0\",\"id\":\"\"}", "id", "must not be empty");
     expect_refused("{\"specversion\":\"1.0\",\"id\":\"a\"}", "source",
                    "required (e.g. urn:nis:44021:population)");
-    expect_refused(HEAD "\"time\":\"x\"}", "type", "required (e.g. be.seintje.life.moved-in)");
+    expect_refused(HEAD "\"time\":\"x\"}", "type",
+                   "required (e.g. be.seintje.life.moved-in)");
     expect_refused(HEAD REG "\"subject\":\"85073003328\",\"data\":{}}", "time",
                    "required (RFC 3339, e.g. 2026-11-28T09:30:00Z)");
     expect_refused(HEAD REG "\"time\":\"2026-01-01T00:00:00Z\",\"data\":{}}", "subject",
                    "required (the national register number)");
-    expect_refused(HEAD REG OKTAIL "}", "data", "required (an object with the event's fields)");
-    expect_refused(HEAD REG OKTAIL ",\"data\":[]}", "data", "must be an object, not an array");
+    expect_refused(HEAD REG OKTAIL "}", "data",
+                   "required (an object with the event's fields)");
+    expect_refused(HEAD REG OKTAIL ",\"data\":[]}", "data",
+                   "must be an object, not an array");
     expect_refused(HEAD REG OKTAIL ",\"Data\":{}}", "Data",
                    "not a CloudEvents attribute, and extension names are 1-20 lowercase "
                    "letters or digits");
@@ -133,14 +146,17 @@ static void missing_attributes(void **state)
 static void unknown_type_and_bad_time(void **state)
 {
     (void)state;
-    expect_refused(HEAD "\"type\":\"be.seintje.life.moved-to-mars\"," OKTAIL ",\"data\":{}}", "type",
-                   "unknown event type \"be.seintje.life.moved-to-mars\" (see `seintje produce "
-                   "--catalogue`)");
-    expect_refused(HEAD REG "\"time\":\"2026-02-30T00:00:00Z\",\"subject\":\"85073003328\","
-                            "\"data\":{}}",
+    expect_refused(
+        HEAD "\"type\":\"be.seintje.life.moved-to-mars\"," OKTAIL ",\"data\":{}}", "type",
+        "unknown event type \"be.seintje.life.moved-to-mars\" (see `seintje produce "
+        "--catalogue`)");
+    expect_refused(HEAD REG
+                   "\"time\":\"2026-02-30T00:00:00Z\",\"subject\":\"85073003328\","
+                   "\"data\":{}}",
                    "time", "not an RFC 3339 date-time (e.g. 2026-11-28T09:30:00Z)");
-    expect_refused(HEAD REG "\"time\":\"2026-01-01 10:00:00\",\"subject\":\"85073003328\","
-                            "\"data\":{}}",
+    expect_refused(HEAD REG
+                   "\"time\":\"2026-01-01 10:00:00\",\"subject\":\"85073003328\","
+                   "\"data\":{}}",
                    "time", "not an RFC 3339 date-time (e.g. 2026-11-28T09:30:00Z)");
 }
 
@@ -151,7 +167,8 @@ static void bad_register_number(void **state)
     for (size_t i = 0; i < 4; i++) {
         char line[512];
         snprintf(line, sizeof line,
-                 HEAD REG "\"time\":\"2026-01-01T00:00:00Z\",\"subject\":\"%s\",\"data\":{}}",
+                 HEAD REG
+                 "\"time\":\"2026-01-01T00:00:00Z\",\"subject\":\"%s\",\"data\":{}}",
                  bad[i]);
         sj_buf_t out;
         sj_buf_init(&out, 1 << 16);
@@ -200,9 +217,11 @@ static void bad_data_fields(void **state)
         assert_null(strstr(why.problem, "zoe"));
         sj_buf_free(&out);
     }
-    expect_refused(HEAD "\"type\":\"be.seintje.life.id-card-expiring\"," OKTAIL ",\"data\":{}}",
+    expect_refused(HEAD "\"type\":\"be.seintje.life.id-card-expiring\"," OKTAIL
+                        ",\"data\":{}}",
                    "data.expires", "required for be.seintje.life.id-card-expiring");
-    expect_refused(HEAD REG OKTAIL ",\"data\":{},\"traceparent\":\"85073003328\"}", "traceparent",
+    expect_refused(HEAD REG OKTAIL ",\"data\":{},\"traceparent\":\"85073003328\"}",
+                   "traceparent",
                    "contains a national register number; only subject may");
 }
 

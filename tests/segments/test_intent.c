@@ -125,7 +125,8 @@ static void test_timing_and_context(void **state)
     const json_t *ch = json_object_get(i, "channels");
     assert_int_equal(json_array_size(ch), 3);
     assert_string_equal(json_string_value(json_array_get(ch, 0)), "app");
-    assert_non_null(strstr(get(i, "reason"), "60 days before the expires date (2026-05-01)"));
+    assert_non_null(
+        strstr(get(i, "reason"), "60 days before the expires date (2026-05-01)"));
     /* No contact data anywhere in the intent. */
     char *s = json_dumps(i, 0);
     assert_null(strstr(s, "example.org"));

@@ -118,7 +118,7 @@ pid_of() { # DIR: the pid of our broker in DIR, if it is alive and really ours
     local pid
     pid=$(cat "$1/kafka.pid" 2>/dev/null) || return 1
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $1/server.properties" ||
+    { tr '\0' ' ' < "/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "kafka.Kafka $1/server.properties" ||
         return 1
     echo "$pid"
 }
@@ -203,7 +203,7 @@ launch() {
     local -a opts
     java=$(java_bin)
     mapfile -t opts < <(jvm_opts "$dir")
-    rm -rf "$dir/data" "$dir/kafka.pid"
+    rm -rf "$dir/data" "$dir/kafka.pid" "$dir"/server.log*
     : > "$dir/kafka.log"
     uuid=$("$java" -XX:TieredStopAtLevel=1 "${opts[@]}" -cp "$cp" kafka.tools.StorageTool random-uuid 2> "$dir/format.log") ||
         { show_logs "$dir"; return 1; }
@@ -221,10 +221,11 @@ launch() {
         sleep 0.3
         pid=$(cat "$dir/kafka.pid" 2>/dev/null) || continue # not written yet
         [ -n "$pid" ] || continue
+        # A taken port: the broker logs it and then takes seconds to shut down.
+        if grep -qs "Address already in use" "$dir/kafka.log" "$dir/server.log"; then
+            return 3
+        fi
         if ! alive "$pid"; then
-            if grep -qs "Address already in use" "$dir/kafka.log" "$dir/server.log"; then
-                return 3
-            fi
             echo "kafka.sh: the broker exited during start-up" >&2
             show_logs "$dir"
             return 1

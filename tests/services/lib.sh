@@ -50,7 +50,8 @@ sj_load_env() {
 }
 
 # sj_workdir: make a temporary directory, SJ_WORK, removed when the script
-# exits (kept, and its path printed, when SEINTJE_KEEP_WORK=1).
+# exits (kept, and its path printed, when SEINTJE_KEEP_WORK=1). It sets the
+# EXIT trap: a test that needs its own cleanup calls sj_cleanup_work from it.
 sj_workdir() {
     SJ_WORK=$(mktemp -d "${TMPDIR:-/tmp}/sj-$SJ_TEST.XXXXXX")
     export SJ_WORK

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command for a newcomer: installs the Debian packages
-# (scripts/install-deps.sh), builds build/release/seintje, and runs
+# (scripts/install-deps.sh), builds seintje in build/release, and runs
 # `seintje demo`, which brings its own in-process Kafka, a private
 # redis-server and an outbox on a synthetic population.
 #
@@ -14,10 +14,13 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 if [ "${1:-}" = -h ] || [ "${1:-}" = --help ]; then
     usage
-    if [ -x build/release/seintje ]; then
-        echo
-        build/release/seintje demo --help
-    fi
+    for bin in build/release/seintje build/release/cli/seintje; do
+        if [ -x "$bin" ]; then
+            echo
+            "$bin" demo --help
+            break
+        fi
+    done
     exit 0
 fi
 
@@ -26,4 +29,9 @@ scripts/install-deps.sh --no-kafka
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
     > /dev/null || { echo "demo.sh: cmake configure failed" >&2; exit 1; }
 cmake --build build/release --parallel "$(nproc 2>/dev/null || echo 2)" --target seintje
-exec build/release/seintje demo "$@"
+# The binary sits where cli/CMakeLists.txt puts it (build/release/cli today).
+for bin in build/release/seintje build/release/cli/seintje; do
+    [ -x "$bin" ] && exec "$bin" demo "$@"
+done
+echo "demo.sh: the build produced no seintje binary under build/release" >&2
+exit 1

@@ -318,11 +318,18 @@ static void node_path(const sj_rule_t *r, uint32_t k, char *out, size_t size)
         memcpy(out, full, len + 1);
         return;
     }
-    size_t tail = size - 1 - 60 - 3;
-    memcpy(out, full, 60);
-    memcpy(out + 60, "...", 3);
-    memcpy(out + 63, full + len - tail, tail);
-    out[size - 1] = '\0';
+    /* Cut between path parts: keep a head of at most 60 bytes and as much
+     * of the end as fits. */
+    size_t head = 60, from = len - (size - 1 - 60 - 3);
+    while (head > 1 &&
+           !(full[head - 1] == ']' && (full[head] == '.' || full[head] == '[')))
+        head--;
+    while (from < len &&
+           !(full[from - 1] == ']' && (full[from] == '.' || full[from] == '[')))
+        from++;
+    memcpy(out, full, head);
+    memcpy(out + head, "...", 3);
+    memcpy(out + head + 3, full + from, len - from + 1);
 }
 
 static void set_error(const sj_rule_t *r, uint32_t k, sj_rule_error_t *err,
@@ -1088,15 +1095,22 @@ static int ev_var(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, val_
     return 0;
 }
 
-/* Adds key to `missing` when the path it names is absent, null or "". */
+/* Adds key to `missing` when the path it names is absent, null or "". As
+ * json-logic-js looks the key up as {"var": key}, an array key is var's
+ * argument list: [path, default]. */
 static int check_missing(ectx_t *e, uint32_t k, const scope_t *s, const val_t *key,
                          json_t *missing)
 {
-    val_t v;
-    bool found;
-    if (lookup(e, k, s, key, &v, &found) != 0) return -1;
-    bool absent = !found || v.t == T_NULL || (v.t == T_STR && !json_string_length(v.u.j));
-    if (found) vfree(&v);
+    val_t v = VNULL, path = *key;
+    bool found = true;
+    if (key->t == T_ARR) {
+        path = borrow(json_array_get(key->u.j, 0));
+        if (json_array_size(key->u.j) == 0) path = VNULL;
+    }
+    if (lookup(e, k, s, &path, &v, &found) != 0) return -1;
+    if (!found && key->t == T_ARR) v = borrow(json_array_get(key->u.j, 1));
+    bool absent = v.t == T_NULL || (v.t == T_STR && !json_string_length(v.u.j));
+    vfree(&v);
     return absent ? push(e, k, missing, vref(e, k, key)) : 0;
 }
 
@@ -1789,6 +1803,8 @@ static void try_fold(cc_t *c, uint32_t k)
     scope_t s = {NULL, NULL, NULL};
     val_t v;
     if (ev(&e, k, &s, &v) != 0) return;
+    if (v.t == T_NUM && !isfinite(num_of(&v)))
+        return; /* JSON has no NaN: keep the node */
     json_t *j = vtake(&e, k, &v);
     if (!j || json_array_append_new(r->consts, j) != 0) return;
     node_t *m = &r->nodes[k];
@@ -1841,6 +1857,9 @@ static int arity_error(cc_t *c, uint32_t k, const opdef_t *d, size_t got)
     if (d->max == ANY)
         return cfail(c, k, SJ_ERR_INPUT, "\"%s\" takes at least %d argument%s, got %zu",
                      d->name, d->min, plural, got);
+    if (d->min == 0)
+        return cfail(c, k, SJ_ERR_INPUT, "\"%s\" takes at most %d arguments, got %zu",
+                     d->name, d->max, got);
     return cfail(c, k, SJ_ERR_INPUT, "\"%s\" takes %d or %d arguments, got %zu", d->name,
                  d->min, d->max, got);
 }
@@ -1882,7 +1901,7 @@ static int compile(cc_t *c, json_t *j, uint32_t parent, uint32_t slot, unsigned 
     uint32_t k = NONE;
     if (new_node(c, parent, slot, &k) != 0) return -1;
     *out = k;
-    if (depth > SJ_RULE_MAX_DEPTH)
+    if (depth > SJ_RULE_MAX_DEPTH && (json_is_object(j) || json_is_array(j)))
         return cfail(c, k, SJ_ERR_TOO_BIG, "rule nested deeper than %d levels",
                      SJ_RULE_MAX_DEPTH);
     if (json_is_object(j)) return compile_op(c, j, k, depth);

@@ -62,6 +62,8 @@
  *    differ only for characters outside the Basic Multilingual Plane.
  *  - all/none/some/map/filter over a non-array see an empty array (all gives
  *    false); json-logic-js throws for null.
+ *  - substr's negative length counts as a number even when it is given as a
+ *    string ("-2"); json-logic-js then concatenates it and returns "".
  *  - log returns its argument and prints nothing (the library does no I/O).
  *  - A NULL data pointer is JSON null (json-logic-js turns falsy data into {}).
  * As in json-logic-js, arrays and objects are equal (== and ===) only to

@@ -2038,9 +2038,24 @@ static sj_status_t dump_string(const char *s, size_t n, sj_buf_t *out)
     return st == SJ_OK ? sj_buf_addc(out, '"') : st;
 }
 
-static sj_status_t dump(const json_t *v, sj_buf_t *out, int depth)
+/* A real as JavaScript prints it, except that integers beyond the int64
+ * range ("9545387873541335000") get an exponent ("9.545387873541335e+18"), so
+ * that jansson, which would reject them as too big integers, reads them back. */
+static sj_status_t dump_real(double d, sj_buf_t *out)
 {
     char num[SJ_RULE_NUMBER_TEXT];
+    size_t n = sj_rule_number_text(d, num);
+    if (fabs(d) < 9e18 || strpbrk(num, ".e")) return sj_buf_add(out, num, n);
+    size_t sign = num[0] == '-', k = n;
+    while (k > sign + 1 && num[k - 1] == '0') k--;
+    sj_status_t st = sj_buf_add(out, num, sign + 1);
+    if (st == SJ_OK && k > sign + 1) st = sj_buf_addc(out, '.');
+    if (st == SJ_OK) st = sj_buf_add(out, num + sign + 1, k - sign - 1);
+    return st == SJ_OK ? sj_buf_addf(out, "e+%zu", n - sign - 1) : st;
+}
+
+static sj_status_t dump(const json_t *v, sj_buf_t *out, int depth)
+{
     sj_status_t st = SJ_OK;
     if (depth > 2048) return SJ_ERR_TOO_BIG;
     switch (json_typeof(v)) {
@@ -2073,7 +2088,7 @@ static sj_status_t dump(const json_t *v, sj_buf_t *out, int depth)
     case JSON_INTEGER:
         return sj_buf_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     case JSON_REAL:
-        return sj_buf_add(out, num, sj_rule_number_text(json_real_value(v), num));
+        return dump_real(json_real_value(v), out);
     case JSON_TRUE:
         return sj_buf_adds(out, "true");
     case JSON_FALSE:

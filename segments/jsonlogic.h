@@ -175,8 +175,10 @@ size_t sj_rule_number_text(double d, char out[SJ_RULE_NUMBER_TEXT]);
 
 /* Appends v as compact JSON to out, numbers written as sj_rule_number_text()
  * does (JSON.stringify's form: 0.1 stays 0.1, which jansson would print as
- * 0.10000000000000001). Returns SJ_OK, SJ_ERR_TOO_BIG when out's bound or a
- * nesting of 2048 levels is reached, SJ_ERR_NOMEM. */
+ * 0.10000000000000001), except that a real beyond the int64 range always has
+ * an exponent (9.545387873541335e+18) so that jansson can read it back.
+ * Returns SJ_OK, SJ_ERR_TOO_BIG when out's bound or a nesting of 2048 levels
+ * is reached, SJ_ERR_NOMEM. */
 sj_status_t sj_rule_dump(const json_t *v, sj_buf_t *out);
 
 /* Number of nodes in the compiled form (for tests of constant folding). */

@@ -139,9 +139,10 @@ static const opdef_t opdefs[] = {
 enum { T_NULL, T_BOOL, T_NUM, T_STR, T_ARR, T_OBJ };
 
 typedef struct val {
-    uint8_t t;     /* T_* */
-    uint8_t json;  /* u.j is valid (otherwise an unboxed null, b or n) */
-    uint8_t owned; /* json only: this val holds a reference */
+    uint8_t t;      /* T_* */
+    uint8_t json;   /* u.j is valid (otherwise an unboxed null, b or n) */
+    uint8_t owned;  /* json only: this val holds a reference */
+    uint16_t depth; /* container levels built by the evaluator (data counts 0) */
     union {
         bool b;
         double n;
@@ -149,17 +150,17 @@ typedef struct val {
     } u;
 } val_t;
 
-static const val_t VNULL = {T_NULL, 0, 0, {.b = false}};
+static const val_t VNULL = {T_NULL, 0, 0, 0, {.b = false}};
 
 static val_t vbool(bool b)
 {
-    val_t v = {T_BOOL, 0, 0, {.b = b}};
+    val_t v = {T_BOOL, 0, 0, 0, {.b = b}};
     return v;
 }
 
 static val_t vnum(double n)
 {
-    val_t v = {T_NUM, 0, 0, {.n = n}};
+    val_t v = {T_NUM, 0, 0, 0, {.n = n}};
     return v;
 }
 
@@ -187,7 +188,7 @@ static uint8_t json_t_of(const json_t *j)
 static val_t borrow(json_t *j)
 {
     if (!j) return VNULL;
-    val_t v = {json_t_of(j), 1, 0, {.j = j}};
+    val_t v = {json_t_of(j), 1, 0, 0, {.j = j}};
     return v;
 }
 
@@ -197,6 +198,14 @@ static val_t own(json_t *j)
     val_t v = borrow(j);
     v.owned = 1;
     return v;
+}
+
+/* A member of v: one level less of what the evaluator built. */
+static val_t member(const val_t *v, json_t *m)
+{
+    val_t x = borrow(m);
+    x.depth = v->depth ? (uint16_t)(v->depth - 1) : 0;
+    return x;
 }
 
 static void vfree(val_t *v)
@@ -370,6 +379,7 @@ typedef struct ectx {
 typedef struct scope {
     json_t *data;
     const val_t *cur, *acc;
+    uint16_t depth; /* of data */
 } scope_t;
 
 static int efail(ectx_t *e, uint32_t k, sj_status_t st, const char *fmt, ...)
@@ -464,6 +474,19 @@ static int push(ectx_t *e, uint32_t k, json_t *arr, json_t *item)
     }
     if (json_array_append_new(arr, item) != 0) return nomem(e, k);
     return charge(e, k, 1);
+}
+
+/* Records that a container being built gets a member of depth d. Only
+ * reduce can feed a container back into itself, so without this bound a
+ * rule could build [[[...]]] hundreds of thousands of levels deep, and
+ * freeing or printing that would overflow the stack. */
+static int nest(ectx_t *e, uint32_t k, unsigned d, uint16_t *depth)
+{
+    if (d + 1 > SJ_RULE_MAX_VALUE_DEPTH)
+        return efail(e, k, SJ_ERR_TOO_BIG, "value nested deeper than %d levels",
+                     SJ_RULE_MAX_VALUE_DEPTH);
+    if (d + 1 > *depth) *depth = (uint16_t)(d + 1);
+    return 0;
 }
 
 /* ---- numbers as JavaScript writes and reads them --------------------------- */
@@ -941,14 +964,14 @@ static bool step_into(val_t *cur, const char *key, size_t len, int64_t index)
     case T_OBJ: {
         json_t *m = json_object_getn(cur->u.j, key, len);
         if (!m) return false;
-        *cur = borrow(m);
+        *cur = member(cur, m);
         return true;
     }
     case T_ARR:
         if (index >= 0) {
             json_t *m = json_array_get(cur->u.j, (size_t)index);
             if (!m) return false;
-            *cur = borrow(m);
+            *cur = member(cur, m);
             return true;
         }
         if (!is_length) return false;
@@ -979,6 +1002,7 @@ static bool step_first(const scope_t *s, const char *key, size_t len, int64_t in
         return true;
     }
     *cur = borrow(s->data);
+    cur->depth = s->depth;
     return cur->t != T_NULL && step_into(cur, key, len, index);
 }
 
@@ -987,8 +1011,12 @@ static int whole_data(ectx_t *e, uint32_t k, const scope_t *s, val_t *out)
 {
     if (!s->acc) {
         *out = borrow(s->data);
+        out->depth = s->depth;
         return 0;
     }
+    uint16_t depth = 1;
+    if (nest(e, k, s->cur->depth, &depth) != 0 || nest(e, k, s->acc->depth, &depth) != 0)
+        return -1;
     json_t *o = json_object();
     json_t *c = vref(e, k, s->cur), *a = c ? vref(e, k, s->acc) : NULL;
     if (!o || !c || !a || json_object_set_new(o, "current", c) != 0 ||
@@ -997,6 +1025,7 @@ static int whole_data(ectx_t *e, uint32_t k, const scope_t *s, val_t *out)
         return nomem(e, k);
     }
     *out = own(o);
+    out->depth = depth;
     return 0;
 }
 
@@ -1099,7 +1128,7 @@ static int ev_var(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, val_
  * json-logic-js looks the key up as {"var": key}, an array key is var's
  * argument list: [path, default]. */
 static int check_missing(ectx_t *e, uint32_t k, const scope_t *s, const val_t *key,
-                         json_t *missing)
+                         json_t *missing, uint16_t *depth)
 {
     val_t v = VNULL, path = *key;
     bool found = true;
@@ -1111,21 +1140,22 @@ static int check_missing(ectx_t *e, uint32_t k, const scope_t *s, const val_t *k
     if (!found && key->t == T_ARR) v = borrow(json_array_get(key->u.j, 1));
     bool absent = v.t == T_NULL || (v.t == T_STR && !json_string_length(v.u.j));
     vfree(&v);
-    return absent ? push(e, k, missing, vref(e, k, key)) : 0;
+    if (!absent) return 0;
+    return nest(e, k, key->depth, depth) != 0 ? -1 : push(e, k, missing, vref(e, k, key));
 }
 
 /* missing over the keys in list (an array) or, when list is not an array,
  * over the key itself. */
 static int missing_of(ectx_t *e, uint32_t k, const scope_t *s, const val_t *list,
-                      json_t *missing)
+                      json_t *missing, uint16_t *depth)
 {
-    if (list->t != T_ARR) return check_missing(e, k, s, list, missing);
+    if (list->t != T_ARR) return check_missing(e, k, s, list, missing, depth);
     size_t i;
     json_t *el;
     json_array_foreach(list->u.j, i, el)
     {
-        val_t key = borrow(el);
-        if (check_missing(e, k, s, &key, missing) != 0) return -1;
+        val_t key = member(list, el);
+        if (check_missing(e, k, s, &key, missing, depth) != 0) return -1;
     }
     return 0;
 }
@@ -1136,18 +1166,20 @@ static int ev_missing(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s,
                       val_t *out)
 {
     json_t *missing = json_array();
+    uint16_t depth = 1;
     if (!missing) return nomem(e, k);
     for (uint32_t i = 0; i < n->nargs; i++) {
         val_t v;
         if (ev(e, kid(e, n, i), s, &v) != 0) goto fail;
         bool list = i == 0 && v.t == T_ARR;
-        int rc =
-            list ? missing_of(e, k, s, &v, missing) : check_missing(e, k, s, &v, missing);
+        int rc = list ? missing_of(e, k, s, &v, missing, &depth)
+                      : check_missing(e, k, s, &v, missing, &depth);
         vfree(&v);
         if (rc != 0) goto fail;
         if (list) break;
     }
     *out = own(missing);
+    out->depth = depth;
     return 0;
 fail:
     json_decref(missing);
@@ -1161,17 +1193,18 @@ static int ev_missing_some(ectx_t *e, const node_t *n, uint32_t k, const scope_t
     if (ev_args(e, n, s, a, 2) != 0) return -1;
     json_t *missing = json_array();
     int rc = missing ? 0 : nomem(e, k);
+    uint16_t depth = 1;
     val_t keys = a[1];
     double options = NAN;
     if (a[1].t == T_ARR) {
         options = (double)json_array_size(a[1].u.j);
         json_t *first = json_array_get(a[1].u.j, 0);
-        if (json_is_array(first)) keys = borrow(first);
+        if (json_is_array(first)) keys = member(&a[1], first);
     } else if (a[1].t == T_STR) {
         options =
             (double)utf8_chars(json_string_value(a[1].u.j), json_string_length(a[1].u.j));
     }
-    if (rc == 0) rc = missing_of(e, k, s, &keys, missing);
+    if (rc == 0) rc = missing_of(e, k, s, &keys, missing, &depth);
     if (rc == 0 && options - (double)json_array_size(missing) >= to_num(&a[0]))
         json_array_clear(missing);
     free_args(a, 2);
@@ -1180,6 +1213,7 @@ static int ev_missing_some(ectx_t *e, const node_t *n, uint32_t k, const scope_t
         return -1;
     }
     *out = own(missing);
+    out->depth = depth;
     return 0;
 }
 
@@ -1328,19 +1362,22 @@ static int ev_iterate(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s,
                                    : n->op == OP_NONE;
     int rc = collect && !res ? nomem(e, k) : 0;
     size_t size = arr.t == T_ARR ? json_array_size(arr.u.j) : 0;
+    uint16_t depth = 1;
     for (size_t i = 0; rc == 0 && i < size; i++) {
-        json_t *el = json_array_get(arr.u.j, i);
-        scope_t inner = {el, NULL, NULL};
+        val_t el = member(&arr, json_array_get(arr.u.j, i));
+        scope_t inner = {el.u.j, NULL, NULL, el.depth};
         val_t v;
         if ((rc = ev(e, kid(e, n, 1), &inner, &v)) != 0) break;
         if (n->op == OP_MAP) {
-            rc = push(e, k, res, vtake(e, k, &v));
+            if ((rc = nest(e, k, v.depth, &depth)) != 0) vfree(&v);
+            if (rc == 0) rc = push(e, k, res, vtake(e, k, &v));
             continue;
         }
         bool t = truthy(&v);
         vfree(&v);
         if (n->op == OP_FILTER) {
-            if (t) rc = push(e, k, res, json_incref(el));
+            if (t && (rc = nest(e, k, el.depth, &depth)) == 0)
+                rc = push(e, k, res, json_incref(el.u.j));
         } else if (n->op == OP_ALL ? !t : t) {
             verdict = n->op == OP_SOME;
             break;
@@ -1352,6 +1389,7 @@ static int ev_iterate(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s,
         return -1;
     }
     *out = collect ? own(res) : vbool(verdict);
+    out->depth = collect ? depth : 0;
     return 0;
 }
 
@@ -1366,8 +1404,8 @@ static int ev_reduce(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, v
     size_t size = arr.t == T_ARR ? json_array_size(arr.u.j) : 0;
     int rc = 0;
     for (size_t i = 0; i < size; i++) {
-        val_t cur = borrow(json_array_get(arr.u.j, i)), next;
-        scope_t inner = {NULL, &cur, &acc};
+        val_t cur = member(&arr, json_array_get(arr.u.j, i)), next;
+        scope_t inner = {NULL, &cur, &acc, 0};
         if ((rc = ev(e, kid(e, n, 1), &inner, &next)) != 0) break;
         promote(&next); /* it may borrow from acc or from arr */
         vfree(&acc);
@@ -1386,6 +1424,7 @@ static int ev_reduce(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, v
 static int ev_merge(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, val_t *out)
 {
     json_t *res = json_array();
+    uint16_t depth = 1;
     if (!res) return nomem(e, k);
     for (uint32_t i = 0; i < n->nargs; i++) {
         val_t v;
@@ -1393,13 +1432,16 @@ static int ev_merge(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, va
         if (rc == 0 && v.t == T_ARR) {
             size_t j;
             json_t *el;
+            if (json_array_size(v.u.j) > 0)
+                rc = nest(e, k, member(&v, NULL).depth, &depth);
             json_array_foreach(v.u.j, j, el)
             {
-                if ((rc = push(e, k, res, json_incref(el))) != 0) break;
+                if (rc != 0 || (rc = push(e, k, res, json_incref(el))) != 0) break;
             }
             vfree(&v);
         } else if (rc == 0) {
-            rc = push(e, k, res, vtake(e, k, &v));
+            if ((rc = nest(e, k, v.depth, &depth)) != 0) vfree(&v);
+            if (rc == 0) rc = push(e, k, res, vtake(e, k, &v));
         }
         if (rc != 0) {
             json_decref(res);
@@ -1407,6 +1449,7 @@ static int ev_merge(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, va
         }
     }
     *out = own(res);
+    out->depth = depth;
     return 0;
 }
 
@@ -1414,16 +1457,23 @@ static int ev_merge(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, va
 static int ev_array(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, val_t *out)
 {
     json_t *res = json_array();
+    uint16_t depth = 1;
     if (!res) return nomem(e, k);
     for (uint32_t i = 0; i < n->nargs; i++) {
         val_t v;
-        if (ev(e, kid(e, n, i), s, &v) != 0 || push(e, k, res, vtake(e, k, &v)) != 0) {
-            json_decref(res);
-            return -1;
+        if (ev(e, kid(e, n, i), s, &v) != 0) goto fail;
+        if (nest(e, k, v.depth, &depth) != 0) {
+            vfree(&v);
+            goto fail;
         }
+        if (push(e, k, res, vtake(e, k, &v)) != 0) goto fail;
     }
     *out = own(res);
+    out->depth = depth;
     return 0;
+fail:
+    json_decref(res);
+    return -1;
 }
 
 /* Substring search (memmem() is a GNU extension). Every candidate position
@@ -1800,11 +1850,12 @@ static void try_fold(cc_t *c, uint32_t k)
         if (r->nodes[r->args[n->args + i]].op != OP_LIT) return;
     ectx_t e;
     init_ectx(&e, r, NULL, NULL);
-    scope_t s = {NULL, NULL, NULL};
+    scope_t s = {NULL, NULL, NULL, 0};
     val_t v;
     if (ev(&e, k, &s, &v) != 0) return;
     if (v.t == T_NUM && !isfinite(num_of(&v)))
         return; /* JSON has no NaN: keep the node */
+    uint16_t depth = v.depth;
     json_t *j = vtake(&e, k, &v);
     if (!j || json_array_append_new(r->consts, j) != 0) return;
     node_t *m = &r->nodes[k];
@@ -1813,6 +1864,7 @@ static void try_fold(cc_t *c, uint32_t k)
     m->op = OP_LIT;
     m->nargs = 0;
     m->lit = borrow(j);
+    m->lit.depth = depth;
 }
 
 static int compile(cc_t *c, json_t *j, uint32_t parent, uint32_t slot, unsigned depth,
@@ -1956,7 +2008,7 @@ static int run(ectx_t *e, json_t *data, val_t *out)
 {
     clear_error(e->err);
     if (!e->r) return efail(e, NONE, SJ_ERR_INPUT, "no rule");
-    scope_t s = {data, NULL, NULL};
+    scope_t s = {data, NULL, NULL, 0};
     return ev(e, e->r->root, &s, out);
 }
 

@@ -138,8 +138,11 @@ void sj_rule_destroy(sj_rule_t *r);
  * counts; NULL means JSON null). Returns a new reference to the result, or
  * NULL with err filled: SJ_ERR_TOO_BIG when a bound tripped, SJ_ERR_NOMEM; the
  * path names the operation that was running. The result may share members
- * with data and with the rule's literals: treat it as read-only, and
- * json_deep_copy() it before changing it.
+ * with data, with the rule's literals and with itself (reduce can build a
+ * value that holds its accumulator several times over, whose unfolded size
+ * then grows exponentially): treat it as read-only, json_deep_copy() it only
+ * when it is known to be small, and print it with sj_rule_dump(), whose
+ * output is bounded.
  * Thread-safe: any number of evaluations of the same rule may run at once,
  * over the same or different data, provided nobody modifies data meanwhile
  * (jansson's reference counts are atomic). Evaluation allocates only for

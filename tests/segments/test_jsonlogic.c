@@ -269,6 +269,24 @@ static void test_eval_bounds(void **state)
                               "{\"a\":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,"
                               "18,19,20]}"),
                         "ERR $.reduce[1]: array of more than 100000 elements");
+    /* Feeding the accumulator back into a new array nests it one level per
+     * element: bounded, so that freeing or printing it cannot overflow the
+     * stack. Within the bound the value is built as asked. */
+    sj_buf_t nums;
+    sj_buf_init(&nums, 1 << 20);
+    sj_buf_adds(&nums, "{\"a\":[0");
+    for (int i = 1; i < 300; i++) sj_buf_addf(&nums, ",%d", i);
+    sj_buf_adds(&nums, "]}");
+    assert_string_equal(
+        evalr("{\"reduce\":[{\"var\":\"a\"},[{\"var\":\"accumulator\"}],0]}",
+              sj_buf_cstr(&nums)),
+        "ERR $.reduce[1]: value nested deeper than 256 levels");
+    assert_string_equal(
+        evalr("{\"reduce\":[{\"var\":\"a\"},{\"var\":\"\"},0]}", sj_buf_cstr(&nums)),
+        "ERR $.reduce[1]: value nested deeper than 256 levels");
+    assert_string_equal(
+        evalr("{\"reduce\":[[1,2,3],[{\"var\":\"accumulator\"}],0]}", NULL), "[[[0]]]");
+    sj_buf_free(&nums);
     data = json_pack("{s:o}", "a", range(600000));
     rule =
         json_loads("{\"reduce\":[{\"var\":\"a\"},{\"+\":[{\"var\":\"accumulator\"},1]},"

@@ -184,6 +184,32 @@ static uint8_t json_t_of(const json_t *j)
     }
 }
 
+/* jansson's inline json_incref()/json_decref() read the count with a plain
+ * load before changing it atomically (to skip the static singletons): harmless,
+ * but a race to ThreadSanitizer when threads share data or the rule's
+ * literals. These do the same with atomic loads. */
+static json_t *ref(json_t *j)
+{
+#if JSON_HAVE_ATOMIC_BUILTINS
+    if (j && __atomic_load_n(&j->refcount, __ATOMIC_RELAXED) != (size_t)-1)
+        __atomic_add_fetch(&j->refcount, 1, __ATOMIC_ACQUIRE);
+    return j;
+#else
+    return json_incref(j);
+#endif
+}
+
+static void unref(json_t *j)
+{
+#if JSON_HAVE_ATOMIC_BUILTINS
+    if (j && __atomic_load_n(&j->refcount, __ATOMIC_RELAXED) != (size_t)-1 &&
+        __atomic_sub_fetch(&j->refcount, 1, __ATOMIC_RELEASE) == 0)
+        json_delete(j);
+#else
+    json_decref(j);
+#endif
+}
+
 /* A borrowed view of j (NULL is JSON null). */
 static val_t borrow(json_t *j)
 {
@@ -210,7 +236,7 @@ static val_t member(const val_t *v, json_t *m)
 
 static void vfree(val_t *v)
 {
-    if (v->owned) json_decref(v->u.j);
+    if (v->owned) unref(v->u.j);
     v->owned = 0;
 }
 
@@ -433,7 +459,7 @@ static json_t *vref(ectx_t *e, uint32_t k, const val_t *v)
 {
     json_t *j;
     if (v->json)
-        j = json_incref(v->u.j);
+        j = ref(v->u.j);
     else if (v->t == T_BOOL)
         j = json_boolean(v->u.b);
     else if (v->t == T_NUM)
@@ -459,7 +485,7 @@ static json_t *vtake(ectx_t *e, uint32_t k, val_t *v)
 static void promote(val_t *v)
 {
     if (!v->json || v->owned) return;
-    json_incref(v->u.j);
+    ref(v->u.j);
     v->owned = 1;
 }
 
@@ -468,7 +494,7 @@ static int push(ectx_t *e, uint32_t k, json_t *arr, json_t *item)
 {
     if (!item) return -1;
     if (json_array_size(arr) >= e->max_array) {
-        json_decref(item);
+        unref(item);
         return efail(e, k, SJ_ERR_TOO_BIG, "array of more than %zu elements",
                      e->max_array);
     }
@@ -1021,7 +1047,7 @@ static int whole_data(ectx_t *e, uint32_t k, const scope_t *s, val_t *out)
     json_t *c = vref(e, k, s->cur), *a = c ? vref(e, k, s->acc) : NULL;
     if (!o || !c || !a || json_object_set_new(o, "current", c) != 0 ||
         json_object_set_new(o, "accumulator", a) != 0) {
-        json_decref(o);
+        unref(o);
         return nomem(e, k);
     }
     *out = own(o);
@@ -1182,7 +1208,7 @@ static int ev_missing(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s,
     out->depth = depth;
     return 0;
 fail:
-    json_decref(missing);
+    unref(missing);
     return -1;
 }
 
@@ -1209,7 +1235,7 @@ static int ev_missing_some(ectx_t *e, const node_t *n, uint32_t k, const scope_t
         json_array_clear(missing);
     free_args(a, 2);
     if (rc != 0) {
-        json_decref(missing);
+        unref(missing);
         return -1;
     }
     *out = own(missing);
@@ -1377,7 +1403,7 @@ static int ev_iterate(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s,
         vfree(&v);
         if (n->op == OP_FILTER) {
             if (t && (rc = nest(e, k, el.depth, &depth)) == 0)
-                rc = push(e, k, res, json_incref(el.u.j));
+                rc = push(e, k, res, ref(el.u.j));
         } else if (n->op == OP_ALL ? !t : t) {
             verdict = n->op == OP_SOME;
             break;
@@ -1385,7 +1411,7 @@ static int ev_iterate(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s,
     }
     vfree(&arr);
     if (rc != 0) {
-        json_decref(res);
+        unref(res);
         return -1;
     }
     *out = collect ? own(res) : vbool(verdict);
@@ -1393,7 +1419,7 @@ static int ev_iterate(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s,
     return 0;
 }
 
-static int ev_reduce(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, val_t *out)
+static int ev_reduce(ectx_t *e, const node_t *n, const scope_t *s, val_t *out)
 {
     val_t arr, acc = VNULL;
     if (ev(e, kid(e, n, 0), s, &arr) != 0) return -1;
@@ -1436,7 +1462,7 @@ static int ev_merge(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, va
                 rc = nest(e, k, member(&v, NULL).depth, &depth);
             json_array_foreach(v.u.j, j, el)
             {
-                if (rc != 0 || (rc = push(e, k, res, json_incref(el))) != 0) break;
+                if (rc != 0 || (rc = push(e, k, res, ref(el))) != 0) break;
             }
             vfree(&v);
         } else if (rc == 0) {
@@ -1444,7 +1470,7 @@ static int ev_merge(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, va
             if (rc == 0) rc = push(e, k, res, vtake(e, k, &v));
         }
         if (rc != 0) {
-            json_decref(res);
+            unref(res);
             return -1;
         }
     }
@@ -1472,7 +1498,7 @@ static int ev_array(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, va
     out->depth = depth;
     return 0;
 fail:
-    json_decref(res);
+    unref(res);
     return -1;
 }
 
@@ -1688,7 +1714,7 @@ static int ev_op(ectx_t *e, const node_t *n, uint32_t k, const scope_t *s, val_t
     case OP_SOME:
         return ev_iterate(e, n, k, s, out);
     case OP_REDUCE:
-        return ev_reduce(e, n, k, s, out);
+        return ev_reduce(e, n, s, out);
     case OP_MERGE:
         return ev_merge(e, n, k, s, out);
     case OP_IN:
@@ -1970,7 +1996,7 @@ void sj_rule_destroy(sj_rule_t *r)
     free(r->nodes);
     free(r->args);
     free(r->segs);
-    json_decref(r->consts);
+    unref(r->consts);
     free(r);
 }
 
@@ -2054,7 +2080,7 @@ json_t *sj_rule_data_new(json_t *resident, json_t *event, int64_t now_ms)
     if (!o || json_object_set(o, "resident", resident ? resident : json_null()) != 0 ||
         json_object_set(o, "event", event ? event : json_null()) != 0 ||
         json_object_set_new(o, "now", json_string(now)) != 0) {
-        json_decref(o);
+        unref(o);
         return NULL;
     }
     return o;

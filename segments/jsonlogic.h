@@ -74,8 +74,10 @@
  * nesting depth and size at compile time; at evaluation, a step budget (nodes
  * evaluated plus array elements and string bytes produced), the size of every
  * array built (map, filter, merge, missing, literals) and of every string
- * built (cat, String() of an array), and how deep String() descends into
- * nested arrays. Evaluation recursion is bounded by the rule's depth.
+ * built (cat, String() of an array), how deep String() descends into nested
+ * arrays, and how deeply the values it builds nest (reduce could otherwise
+ * wrap its accumulator once per element). Evaluation recursion is bounded by
+ * the rule's depth.
  */
 #ifndef SJ_JSONLOGIC_H
 #define SJ_JSONLOGIC_H
@@ -96,7 +98,8 @@
 #define SJ_RULE_MAX_STEPS  1000000u
 #define SJ_RULE_MAX_ARRAY  100000u
 #define SJ_RULE_MAX_STRING (1u << 20)
-/* How deep String() and comparisons descend into nested arrays of the data. */
+/* How deep String() and Number() descend into nested arrays, and how many
+ * levels of arrays and objects the evaluator may build on top of the data. */
 #define SJ_RULE_MAX_VALUE_DEPTH 256
 /* Bytes sj_rule_number_text() writes at most, NUL included. */
 #define SJ_RULE_NUMBER_TEXT 32

@@ -559,7 +559,7 @@ static void test_threads(void **state)
         assert_int_equal(w[i].failures, 0);
     }
     /* Every reference the threads took was given back. */
-    assert_int_equal(json_object_get(shared, "xs")->refcount, 1);
+    assert_int_equal(json_array_get(json_object_get(shared, "xs"), 0)->refcount, 1);
     json_decref(shared);
     sj_rule_destroy(list);
     sj_rule_destroy(r);

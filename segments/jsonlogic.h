@@ -8,11 +8,15 @@
  *
  *     sj_rule_error_t err;
  *     json_t *src = json_loads(text, 0, NULL);
- *     sj_rule_t *r = sj_rule_compile(src, &err);      // src may be freed now
- *     if (!r) fprintf(stderr, "%s\n", err.message);   // $.and[1]: unknown operator
- * "equals" json_t *data = sj_rule_data_new(resident, event, sj_now_ms()); bool in; if
- * (sj_rule_match(r, data, &in, &err) == SJ_OK && in) ... json_t *v = sj_rule_eval(r,
- * data, &err);        // or the value itself json_decref(v); json_decref(data);
+ *     sj_rule_t *r = sj_rule_compile(src, &err);  // src may be freed now
+ *     if (!r) fprintf(stderr, "%s\n", err.message);
+ *                                  // $.and[1]: unknown operator "equals"
+ *     json_t *data = sj_rule_data_new(resident, event, sj_now_ms());
+ *     bool in;
+ *     if (sj_rule_match(r, data, NULL, &in, &err) == SJ_OK && in) ...
+ *     json_t *v = sj_rule_eval(r, data, &err);    // or the value itself
+ *     json_decref(v);
+ *     json_decref(data);
  *     sj_rule_destroy(r);
  *
  * Operators: the classic set of jsonlogic.com, with the semantics of the
@@ -39,12 +43,12 @@
  *                                on 29 February turns a year older on 1 March
  *                                in common years); null when date < birth
  *   {"days_until": [date, from]} date - from in days, negative when date is
- *                                past: {"days_until": ["2026-12-25", "2026-12-01"]} = 24
+ *                                past: ["2026-12-25", "2026-12-01"] gives 24
  *   {"date_add": [date, days]}   "YYYY-MM-DD" days later (earlier when days < 0);
  *                                days must be a whole number; null outside
  *                                the years 0000-9999
- * Typical use: {">=": [{"age_on": [{"var": "resident.birth_date"}, {"var": "now"}]},
- * 65]}.
+ * Typical use, "65 or older now":
+ *     {">=": [{"age_on": [{"var": "resident.birth_date"}, {"var": "now"}]}, 65]}
  *
  * Deliberate differences from json-logic-js, all in the direction of
  * catching a broken rule before it reaches residents:

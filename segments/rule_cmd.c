@@ -3,9 +3,8 @@
  * on an example resident before it goes into a campaign, and tests can check
  * rules from the shell.
  *
- *     seintje rule '{">=":[{"age_on":[{"var":"resident.birth_date"},{"var":"now"}]},65]}'
- * \
- *         '{"resident":{"birth_date":"1960-03-01"},"now":"2026-03-01T09:00:00Z"}'
+ *     seintje rule '{">=":[{"age_on":[{"var":"b"},{"var":"now"}]},65]}' \
+ *         '{"b":"1960-03-01","now":"2026-03-01T09:00:00Z"}'
  *     true
  *
  * RULE and DATA are JSON text, or @FILE, or @- for stdin. The result is one

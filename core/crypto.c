@@ -4,19 +4,22 @@
 #include "crypto.h"
 
 #include <errno.h>
-#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "text.h"
 
+/* HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)) (RFC 2104). The two
+ * digest states after absorbing the padded key are computed once; each
+ * message then costs two state copies and two short hashes, without the
+ * allocations of a fresh EVP_MAC context. */
 struct sj_hmac_s {
-    EVP_MAC *mac;
-    EVP_MAC_CTX *keyed; /* initialised with the key; never updated itself */
-    EVP_MAC_CTX *work;
+    EVP_MD_CTX *inner0, *outer0; /* after K ^ ipad, K ^ opad; never updated again */
+    EVP_MD_CTX *work;
 };
 
 /* A fixed key for --insecure-dev-key. It is public by design: events made
@@ -35,12 +38,28 @@ sj_hmac_t *sj_hmac_new(const unsigned char *key, size_t keylen, char *errstr,
     }
     sj_hmac_t *h = calloc(1, sizeof *h);
     if (!h) return NULL;
-    h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (h->mac) h->keyed = EVP_MAC_CTX_new(h->mac);
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
-        OSSL_PARAM_construct_end()};
-    if (!h->keyed || !EVP_MAC_init(h->keyed, key, keylen, params)) {
+    unsigned char block[64] = {0}, pad[64];
+    const EVP_MD *md = EVP_sha256();
+    bool ok = true;
+    if (keylen > sizeof block) { /* long keys are hashed first */
+        unsigned int n = 0;
+        ok = EVP_Digest(key, keylen, block, &n, md, NULL) == 1;
+    } else {
+        memcpy(block, key, keylen);
+    }
+    h->inner0 = EVP_MD_CTX_new();
+    h->outer0 = EVP_MD_CTX_new();
+    h->work = EVP_MD_CTX_new();
+    ok = ok && h->inner0 && h->outer0 && h->work;
+    for (size_t i = 0; ok && i < sizeof pad; i++) pad[i] = block[i] ^ 0x36;
+    ok = ok && EVP_DigestInit_ex(h->inner0, md, NULL) &&
+         EVP_DigestUpdate(h->inner0, pad, 64);
+    for (size_t i = 0; ok && i < sizeof pad; i++) pad[i] = block[i] ^ 0x5c;
+    ok = ok && EVP_DigestInit_ex(h->outer0, md, NULL) &&
+         EVP_DigestUpdate(h->outer0, pad, 64);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    if (!ok) {
         sj_seterr(errstr, errstr_size, "OpenSSL could not set up HMAC-SHA256");
         sj_hmac_destroy(h);
         return NULL;
@@ -51,9 +70,9 @@ sj_hmac_t *sj_hmac_new(const unsigned char *key, size_t keylen, char *errstr,
 void sj_hmac_destroy(sj_hmac_t *h)
 {
     if (!h) return;
-    EVP_MAC_CTX_free(h->work);
-    EVP_MAC_CTX_free(h->keyed);
-    EVP_MAC_free(h->mac);
+    EVP_MD_CTX_free(h->work);
+    EVP_MD_CTX_free(h->inner0);
+    EVP_MD_CTX_free(h->outer0);
     free(h);
 }
 
@@ -61,11 +80,12 @@ sj_status_t sj_hmac_hex(sj_hmac_t *h, const void *in, size_t n,
                         char out[SJ_PSEUDONYM_LEN + 1])
 {
     unsigned char md[32];
-    size_t mdlen = 0;
-    EVP_MAC_CTX_free(h->work);
-    h->work = EVP_MAC_CTX_dup(h->keyed);
-    if (!h->work || !EVP_MAC_update(h->work, in, n) ||
-        !EVP_MAC_final(h->work, md, &mdlen, sizeof md) || mdlen != sizeof md)
+    unsigned int len = 0;
+    if (!EVP_MD_CTX_copy_ex(h->work, h->inner0) || !EVP_DigestUpdate(h->work, in, n) ||
+        !EVP_DigestFinal_ex(h->work, md, &len) ||
+        !EVP_MD_CTX_copy_ex(h->work, h->outer0) ||
+        !EVP_DigestUpdate(h->work, md, sizeof md) ||
+        !EVP_DigestFinal_ex(h->work, md, &len) || len != sizeof md)
         return SJ_ERR;
     sj_hex_encode(md, sizeof md, out);
     return SJ_OK;

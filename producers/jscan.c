@@ -2,6 +2,7 @@
 #include "jscan.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/text.h"
@@ -52,7 +53,18 @@ static sj_status_t scan_string(scan_t *sc)
 {
     const char *start = sc->p++;
     for (;;) {
-        /* Fast skip over plain bytes. */
+        /* Fast skip over plain bytes, eight at a time (SWAR): stop at a word
+         * holding a control byte, '"', '\\' or a non-ASCII byte. */
+        while (sc->end - sc->p >= 8) {
+            uint64_t w;
+            memcpy(&w, sc->p, 8);
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+            uint64_t special =
+                ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w;
+            if (special & high) break;
+            sc->p += 8;
+        }
         while (sc->p < sc->end && (unsigned char)*sc->p >= 0x20 && *sc->p != '"' &&
                *sc->p != '\\' && (unsigned char)*sc->p < 0x80)
             sc->p++;
@@ -336,6 +348,14 @@ static size_t put_utf8(char *o, unsigned cp)
 sj_status_t sj_jstr_decode(const sj_jval_t *v, char *out, size_t outsize, size_t *outlen)
 {
     const char *p = v->p + 1, *end = v->p + v->len - 1;
+    size_t raw = (size_t)(end - p);
+    if (!memchr(p, '\\', raw)) { /* the common case: nothing to unescape */
+        if (raw >= outsize) return SJ_ERR_TOO_BIG;
+        memcpy(out, p, raw);
+        out[raw] = '\0';
+        if (outlen) *outlen = raw;
+        return SJ_OK;
+    }
     size_t k = 0;
     while (p < end) {
         char tmp[4];

@@ -174,6 +174,16 @@ static void hmac_matches_rfc4231(void **state)
     assert_string_equal(
         out, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
     sj_hmac_destroy(h);
+    /* A key longer than the SHA-256 block is hashed first (RFC 2104);
+     * expected value from Python's hmac module. */
+    unsigned char longkey[100];
+    memset(longkey, 'x', sizeof longkey);
+    h = sj_hmac_new(longkey, sizeof longkey, NULL, 0);
+    assert_non_null(h);
+    assert_int_equal(sj_hmac_hex(h, "85073003328", 11, out), SJ_OK);
+    assert_string_equal(
+        out, "eaaa1218c7ac9a36d527b33e9c9474abf0adcfce22918ae856f611d2ab1f2252");
+    sj_hmac_destroy(h);
     char err[256];
     assert_null(sj_hmac_new(key, 8, err, sizeof err));
     assert_non_null(strstr(err, "at least 16"));

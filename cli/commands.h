@@ -10,6 +10,7 @@ int sj_cmd_segment(int argc, char **argv);  /* segments/segment.c */
 int sj_cmd_campaign(int argc, char **argv); /* segments/segment.c */
 int sj_cmd_deliver(int argc, char **argv);  /* consumers/deliver.c */
 int sj_cmd_render(int argc, char **argv);   /* templates/render_cmd.c */
+int sj_cmd_rule(int argc, char **argv);     /* segments/rule_cmd.c */
 int sj_cmd_demo(int argc, char **argv);     /* cli/demo.c */
 int sj_cmd_config(int argc, char **argv);   /* cli/main.c */
 

@@ -21,6 +21,8 @@ static const command_t commands[] = {
     {"campaign", sj_cmd_campaign, "validate campaign files"},
     {"deliver", sj_cmd_deliver, "render and deliver notification intents"},
     {"render", sj_cmd_render, "render a Mustache template (for officers and tests)"},
+    {"rule", sj_cmd_rule,
+     "evaluate a JsonLogic rule over JSON data (try audience rules)"},
     {"demo", sj_cmd_demo, "run the whole pipeline in one process on embedded defaults"},
     {"config", sj_cmd_config, "print the configuration reference"},
 };

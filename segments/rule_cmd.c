@@ -19,11 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/commands.h"
 #include "core/buf.h"
 #include "core/common.h"
 #include "segments/jsonlogic.h"
-
-int sj_cmd_rule(int argc, char **argv);
 
 #define RULE_MAX_INPUT  (16u << 20) /* bytes of RULE or DATA */
 #define RULE_MAX_OUTPUT (64u << 20) /* bytes of the printed result */

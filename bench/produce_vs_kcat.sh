@@ -12,7 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 N=500000 ROUNDS=3 BROKERS=${SEINTJE_TEST_BROKERS:-}
-SEINTJE=${SEINTJE_BIN:-$here/build/release/seintje}
+SEINTJE=${SEINTJE_BIN:-$here/build/release/cli/seintje}
 while getopts "n:r:b:h" o; do
   case $o in
     n) N=$OPTARG ;; r) ROUNDS=$OPTARG ;; b) BROKERS=$OPTARG ;;

@@ -11,6 +11,8 @@ typedef struct {
     const char *s, *p, *end;
     unsigned depth, max_depth;
     sj_json_error_t *err;
+    sj_jindex_t *idx; /* NULL: no index */
+    int parent;       /* index entry of the object being scanned, -1 root, -2 none */
 } scan_t;
 
 static sj_status_t fail(scan_t *sc, const char *at, const char *what)
@@ -144,28 +146,53 @@ static sj_status_t scan_container(scan_t *sc, bool object)
     const char *open = sc->p++;
     if (++sc->depth > sc->max_depth) return fail(sc, open, "nested too deeply");
     char close = object ? '}' : ']';
+    /* Members of objects reached through objects only, up to the index depth,
+     * go into the index; array elements and what lies below them do not. */
+    int parent = sc->parent;
+    bool record = sc->idx && object && parent != -2 && sc->depth <= sc->idx->max_depth;
+    if (!object) sc->parent = -2;
+    sj_status_t st = SJ_OK;
     skip_ws(sc);
     if (sc->p < sc->end && *sc->p == close) {
         sc->p++;
-        sc->depth--;
-        return SJ_OK;
+        goto done;
     }
     for (;;) {
         sj_jval_t v;
+        const char *key = NULL;
+        int slot = -2;
         skip_ws(sc);
-        if (sc->p >= sc->end)
-            return fail(sc, open, object ? "unclosed object" : "unclosed array");
-        if (object) {
-            if (*sc->p != '"')
-                return fail(sc, sc->p, "object member name (a string) expected");
-            sj_status_t st = scan_string(sc);
-            if (st != SJ_OK) return st;
-            skip_ws(sc);
-            if (sc->p >= sc->end || *sc->p != ':') return fail(sc, sc->p, "':' expected");
-            sc->p++;
+        if (sc->p >= sc->end) {
+            st = fail(sc, open, object ? "unclosed object" : "unclosed array");
+            goto done;
         }
-        sj_status_t st = scan_value(sc, &v);
-        if (st != SJ_OK) return st;
+        if (object) {
+            if (*sc->p != '"') {
+                st = fail(sc, sc->p, "object member name (a string) expected");
+                goto done;
+            }
+            key = sc->p;
+            if ((st = scan_string(sc)) != SJ_OK) goto done;
+            if (record) {
+                if (sc->idx->count == sc->idx->cap) {
+                    sc->idx->overflow = true;
+                } else {
+                    slot = (int)sc->idx->count++;
+                    sj_jmember_t *m = &sc->idx->m[slot];
+                    m->key = (sj_jval_t){SJ_JSON_STRING, key, (size_t)(sc->p - key)};
+                    m->parent = parent;
+                }
+            }
+            skip_ws(sc);
+            if (sc->p >= sc->end || *sc->p != ':') {
+                st = fail(sc, sc->p, "':' expected");
+                goto done;
+            }
+            sc->p++;
+            sc->parent = slot;
+        }
+        if ((st = scan_value(sc, &v)) != SJ_OK) goto done;
+        if (slot >= 0) sc->idx->m[slot].val = v;
         skip_ws(sc);
         if (sc->p < sc->end && *sc->p == ',') {
             sc->p++;
@@ -173,13 +200,18 @@ static sj_status_t scan_container(scan_t *sc, bool object)
         }
         if (sc->p < sc->end && *sc->p == close) {
             sc->p++;
-            sc->depth--;
-            return SJ_OK;
+            goto done;
         }
         if (sc->p >= sc->end)
-            return fail(sc, open, object ? "unclosed object" : "unclosed array");
-        return fail(sc, sc->p, object ? "',' or '}' expected" : "',' or ']' expected");
+            st = fail(sc, open, object ? "unclosed object" : "unclosed array");
+        else
+            st = fail(sc, sc->p, object ? "',' or '}' expected" : "',' or ']' expected");
+        goto done;
     }
+done:
+    sc->depth--;
+    sc->parent = parent;
+    return st;
 }
 
 static sj_status_t scan_literal(scan_t *sc, const char *lit)
@@ -231,15 +263,25 @@ static sj_status_t scan_value(scan_t *sc, sj_jval_t *out)
     return st;
 }
 
-sj_status_t sj_json_scan(const char *s, size_t n, unsigned max_depth, sj_jval_t *root,
-                         sj_json_error_t *err)
+sj_status_t sj_json_scan_indexed(const char *s, size_t n, unsigned max_depth,
+                                 sj_jval_t *root, sj_jindex_t *idx, sj_json_error_t *err)
 {
-    scan_t sc = {s, s, s + n, 0, max_depth, err};
+    if (idx) {
+        idx->count = 0;
+        idx->overflow = false;
+    }
+    scan_t sc = {s, s, s + n, 0, max_depth, err, idx, -1};
     sj_status_t st = scan_value(&sc, root);
     if (st != SJ_OK) return st;
     skip_ws(&sc);
     if (sc.p != sc.end) return fail(&sc, sc.p, "unexpected text after the JSON value");
     return SJ_OK;
+}
+
+sj_status_t sj_json_scan(const char *s, size_t n, unsigned max_depth, sj_jval_t *root,
+                         sj_json_error_t *err)
+{
+    return sj_json_scan_indexed(s, n, max_depth, root, NULL, err);
 }
 
 void sj_jiter_init(sj_jiter_t *it, const sj_jval_t *c)

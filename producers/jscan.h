@@ -51,6 +51,29 @@ typedef struct sj_json_error {
 sj_status_t sj_json_scan(const char *s, size_t n, unsigned max_depth, sj_jval_t *root,
                          sj_json_error_t *err);
 
+/* An index of object members, filled while scanning so that callers need not
+ * walk the text again: every member of the root object and of the objects
+ * nested in it through object members only, down to max_depth (root = 1).
+ * Members of one object appear in text order; children of an object value
+ * follow their member's entry (parent = its index; -1 for the root object).
+ * Caller-provided storage: when it runs out, overflow is set and the index
+ * is incomplete (the scan itself still validates everything). */
+typedef struct sj_jmember {
+    sj_jval_t key, val;
+    int parent;
+} sj_jmember_t;
+
+typedef struct sj_jindex {
+    sj_jmember_t *m;
+    size_t cap, count;
+    unsigned max_depth;
+    bool overflow;
+} sj_jindex_t;
+
+/* sj_json_scan that also fills *idx (when not NULL). */
+sj_status_t sj_json_scan_indexed(const char *s, size_t n, unsigned max_depth,
+                                 sj_jval_t *root, sj_jindex_t *idx, sj_json_error_t *err);
+
 /* Iterates the members of an object, or the elements of an array (then key is
  * left untouched), of text that sj_json_scan accepted. */
 typedef struct sj_jiter {

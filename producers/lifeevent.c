@@ -157,21 +157,36 @@ static const char *json_type_name(sj_json_type_t t)
     return names[t];
 }
 
-/* Collects an object's members, refusing duplicates and oversize names. */
+/* Collects an object's members, refusing duplicates and oversize names. The
+ * scanner's index has them when it is complete (slot: the object's member
+ * entry there, -1 for the root); otherwise (slot -2) the text is walked. */
 typedef struct {
     sj_jval_t key, val;
     size_t len;
+    int slot;
     char name[64];
 } member_t;
 
-static sj_status_t members(const sj_jval_t *obj, member_t *m, size_t *count,
-                           const char *where, sj_event_problem_t *why)
+static sj_status_t members(const sj_jindex_t *idx, int slot, const sj_jval_t *obj,
+                           member_t *m, size_t *count, const char *where,
+                           sj_event_problem_t *why)
 {
+    bool indexed = idx && !idx->overflow && slot != -2;
+    size_t n = 0, next = slot < 0 ? 0 : (size_t)slot + 1;
     sj_jiter_t it;
-    size_t n = 0;
-    sj_jiter_init(&it, obj);
-    sj_jval_t k, v;
-    while (sj_jiter_next(&it, &k, &v)) {
+    if (!indexed) sj_jiter_init(&it, obj);
+    for (;;) {
+        sj_jval_t k, v;
+        int kslot = -2;
+        if (indexed) {
+            while (next < idx->count && idx->m[next].parent != slot) next++;
+            if (next == idx->count) break;
+            k = idx->m[next].key;
+            v = idx->m[next].val;
+            kslot = (int)next++;
+        } else if (!sj_jiter_next(&it, &k, &v)) {
+            break;
+        }
         if (n == SJ_EVENT_MAX_MEMBERS)
             return refuse(why, where, "more than %d members", SJ_EVENT_MAX_MEMBERS);
         if (sj_jstr_decode(&k, m[n].name, sizeof m[n].name, &m[n].len) != SJ_OK)
@@ -182,21 +197,22 @@ static sj_status_t members(const sj_jval_t *obj, member_t *m, size_t *count,
                 return refuse(why, where, "member \"%s\" appears twice", m[n].name);
         m[n].key = k;
         m[n].val = v;
+        m[n].slot = kslot;
         n++;
     }
     *count = n;
     return SJ_OK;
 }
 
-static sj_status_t check_consents(const sj_jval_t *v, const char *field,
-                                  sj_event_problem_t *why)
+static sj_status_t check_consents(const sj_jindex_t *idx, const member_t *c,
+                                  const char *field, sj_event_problem_t *why)
 {
-    if (v->type != SJ_JSON_OBJECT)
+    if (c->val.type != SJ_JSON_OBJECT)
         return refuse(why, field,
                       "must be an object like {\"email\":true,\"sms\":false}");
     member_t m[SJ_EVENT_MAX_MEMBERS];
     size_t n;
-    sj_status_t st = members(v, m, &n, field, why);
+    sj_status_t st = members(idx, c->slot, &c->val, m, &n, field, why);
     if (st != SJ_OK) return st;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(m[i].name, "email") && strcmp(m[i].name, "sms") &&
@@ -209,14 +225,15 @@ static sj_status_t check_consents(const sj_jval_t *v, const char *field,
     return SJ_OK;
 }
 
-static sj_status_t check_field(const field_def_t *f, const sj_jval_t *v,
-                               sj_event_problem_t *why)
+static sj_status_t check_field(const sj_jindex_t *idx, const field_def_t *f,
+                               const member_t *mem, sj_event_problem_t *why)
 {
+    const sj_jval_t *v = &mem->val;
     char field[80] = "data.", s[512], problem[200] = "";
     size_t len = 0;
     size_t fl = strlen(f->name);
     memcpy(field + 5, f->name, fl < sizeof field - 6 ? fl + 1 : sizeof field - 6);
-    if (f->kind == F_CONSENTS) return check_consents(v, field, why);
+    if (f->kind == F_CONSENTS) return check_consents(idx, mem, field, why);
     if (f->kind == F_INT) {
         uint64_t n;
         if (v->type != SJ_JSON_NUMBER || sj_parse_u64(v->p, v->len, &n) != SJ_OK ||
@@ -268,15 +285,16 @@ static sj_status_t check_field(const field_def_t *f, const sj_jval_t *v,
     return st == SJ_OK ? SJ_OK : refuse(why, field, "%s", problem);
 }
 
-static sj_status_t check_data(const sj_jval_t *data, const type_def_t *t,
-                              sj_event_problem_t *why)
+static sj_status_t check_data(const sj_jindex_t *idx, const member_t *dm,
+                              const type_def_t *t, sj_event_problem_t *why)
 {
+    const sj_jval_t *data = &dm->val;
     if (data->type != SJ_JSON_OBJECT)
         return refuse(why, "data", "must be an object, not %s",
                       json_type_name(data->type));
     member_t m[SJ_EVENT_MAX_MEMBERS];
     size_t n;
-    sj_status_t st = members(data, m, &n, "data", why);
+    sj_status_t st = members(idx, dm->slot, data, m, &n, "data", why);
     if (st != SJ_OK) return st;
     for (size_t i = 0; i < n; i++) {
         const field_def_t *f = NULL;
@@ -291,7 +309,7 @@ static sj_status_t check_data(const sj_jval_t *data, const type_def_t *t,
                           "`seintje produce --catalogue`)");
         }
         if (m[i].val.type == SJ_JSON_NULL) continue; /* explicitly unknown */
-        if ((st = check_field(f, &m[i].val, why)) != SJ_OK) return st;
+        if ((st = check_field(idx, f, &m[i], why)) != SJ_OK) return st;
     }
     /* Type-specific required fields. */
     const char *r = t->required;
@@ -345,42 +363,46 @@ sj_status_t sj_lifeevent_check(sj_hmac_t *h, const char *line, size_t len, sj_bu
 {
     sj_jval_t root;
     sj_json_error_t jerr;
-    if (sj_json_scan(line, len, SJ_EVENT_MAX_DEPTH, &root, &jerr) != SJ_OK)
+    sj_jmember_t entries[4 * SJ_EVENT_MAX_MEMBERS];
+    sj_jindex_t idx = {entries, SJ_ARRAY_LEN(entries), 0, 3, false};
+    if (sj_json_scan_indexed(line, len, SJ_EVENT_MAX_DEPTH, &root, &idx, &jerr) != SJ_OK)
         return refuse(why, "json", "%s at column %zu", jerr.what, jerr.offset + 1);
     if (root.type != SJ_JSON_OBJECT)
         return refuse(why, "json", "a life event must be a JSON object, not %s",
                       json_type_name(root.type));
     member_t m[SJ_EVENT_MAX_MEMBERS];
     size_t n;
-    sj_status_t st = members(&root, m, &n, "json", why);
+    sj_status_t st = members(&idx, -1, &root, m, &n, "json", why);
     if (st != SJ_OK) return st;
 
     const sj_jval_t *specversion = NULL, *id = NULL, *source = NULL, *type = NULL,
-                    *time = NULL, *subject = NULL, *data = NULL;
+                    *time = NULL, *subject = NULL;
+    const member_t *data = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *k = m[i].name;
         const sj_jval_t *v = &m[i].val;
-        if (!strcmp(k, "specversion"))
+#define IS(lit) (m[i].len == sizeof lit - 1 && !memcmp(k, lit, sizeof lit - 1))
+        if (IS("specversion"))
             specversion = v;
-        else if (!strcmp(k, "id"))
+        else if (IS("id"))
             id = v;
-        else if (!strcmp(k, "source"))
+        else if (IS("source"))
             source = v;
-        else if (!strcmp(k, "type"))
+        else if (IS("type"))
             type = v;
-        else if (!strcmp(k, "time"))
+        else if (IS("time"))
             time = v;
-        else if (!strcmp(k, "subject"))
+        else if (IS("subject"))
             subject = v;
-        else if (!strcmp(k, "data"))
-            data = v;
-        else if (!strcmp(k, "datacontenttype")) {
+        else if (IS("data"))
+            data = &m[i];
+        else if (IS("datacontenttype")) {
             if (!sj_jstr_eq(v, "application/json"))
                 return refuse(why, k, "must be \"application/json\"");
-        } else if (!strcmp(k, "data_base64")) {
+        } else if (IS("data_base64")) {
             return refuse(why, k,
                           "binary data is not accepted; send data as a JSON object");
-        } else if (!strcmp(k, "dataschema")) {
+        } else if (IS("dataschema")) {
             if ((st = check_token(v, k, 512, why)) != SJ_OK) return st;
         } else if (!extension_name(k)) {
             return refuse(why, k,
@@ -397,6 +419,7 @@ sj_status_t sj_lifeevent_check(sj_hmac_t *h, const char *line, size_t len, sj_bu
                 return refuse(why, k,
                               "contains a national register number; only subject may");
         }
+#undef IS
     }
     if (!specversion) return refuse(why, "specversion", "required (\"1.0\")");
     if (!sj_jstr_eq(specversion, "1.0"))
@@ -428,7 +451,7 @@ sj_status_t sj_lifeevent_check(sj_hmac_t *h, const char *line, size_t len, sj_bu
         return refuse(why, "time",
                       "not an RFC 3339 date-time (e.g. 2026-11-28T09:30:00Z)");
     if (!data) return refuse(why, "data", "required (an object with the event's fields)");
-    if ((st = check_data(data, t, why)) != SJ_OK) return st;
+    if ((st = check_data(&idx, data, t, why)) != SJ_OK) return st;
 
     if (!subject)
         return refuse(why, "subject", "required (the national register number)");

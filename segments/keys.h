@@ -1,0 +1,56 @@
+/* Every Redis key the segment stage writes, in one place, so that erasing a
+ * resident (`seintje resident forget`) can find them all and the layout stays
+ * valid on Redis Cluster.
+ *
+ * Per resident, all in one hash slot (the pseudonym is the hash tag):
+ *
+ *   sj:res:{P}           hash   the profile (profile.h)
+ *   sj:res:{P}:consent   hash   "<channel>" or "<channel>/<topic>" ->
+ *                               "<1|0> <RFC 3339 time> <source>" (latest wins)
+ *   sj:res:{P}:intents   hash   intent id -> its state, one word and details:
+ *                               "scheduled <due ms>", "emitted <ms>",
+ *                               "suppressed <reason>", "cancelled <reason>";
+ *                               the de-duplication record of every step
+ *   sj:res:{P}:pending   set    ids of intents waiting in the schedule
+ *   sj:res:{P}:sent      zset   id -> send time (ms) of nudges that count
+ *                               against the frequency cap
+ *   sj:res:{P}:goals     hash   goal event type -> time (ms) last seen
+ *   sj:res:{P}:exposure  hash   experiment id -> "<variant> <ms>" first exposure
+ *
+ * Shared (each in a slot of its own):
+ *
+ *   sj:{sched}:due       zset   intent id -> due time (ms)
+ *   sj:{sched}:body      hash   intent id -> intent JSON (carries the resident)
+ *   sj:{stats}:<campaign> hash  "<variant>|<outcome>" -> count
+ *
+ * P is the 64-hex pseudonym; ids are 32 hex. */
+#ifndef SJ_KEYS_H
+#define SJ_KEYS_H
+
+#include <stdio.h>
+
+#define SJ_KEY_MAX 160
+
+#define SJ_KEY_SCHED_DUE  "sj:{sched}:due"
+#define SJ_KEY_SCHED_BODY "sj:{sched}:body"
+
+/* The suffixes of per-resident keys after "sj:res:{P}" ("" is the profile). */
+#define SJ_RES_SUFFIXES                                                                  \
+    {                                                                                    \
+        "", ":consent", ":intents", ":pending", ":sent", ":goals", ":exposure"           \
+    }
+
+/* Writes "sj:res:{<pseudonym>}<suffix>" into out (SJ_KEY_MAX bytes). */
+static inline void sj_key_res(char out[SJ_KEY_MAX], const char *pseudonym,
+                              const char *suffix)
+{
+    snprintf(out, SJ_KEY_MAX, "sj:res:{%.64s}%s", pseudonym, suffix);
+}
+
+/* Writes "sj:{stats}:<campaign>" into out. */
+static inline void sj_key_stats(char out[SJ_KEY_MAX], const char *campaign)
+{
+    snprintf(out, SJ_KEY_MAX, "sj:{stats}:%.63s", campaign);
+}
+
+#endif

@@ -66,10 +66,10 @@ fail:
     return NULL;
 }
 
-rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
-                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *,
-                                                void *),
-                                  void *opaque, char *errstr, size_t errstr_size)
+static rd_kafka_t *producer_new(const sj_conf_t *c, const char *txn_id,
+                                void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *,
+                                              void *),
+                                void *opaque, char *errstr, size_t errstr_size)
 {
     /* Idempotence implies acks=all, in-order retries and no duplicates from
      * retries; linger and batch sizes favour throughput for bulk imports. */
@@ -94,6 +94,10 @@ rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
                                            NULL};
     rd_kafka_conf_t *rk = build_conf(c, defaults, errstr, errstr_size);
     if (!rk) return NULL;
+    if (txn_id && set1(rk, "transactional.id", txn_id, errstr, errstr_size) != SJ_OK) {
+        rd_kafka_conf_destroy(rk);
+        return NULL;
+    }
     if (dr_cb) rd_kafka_conf_set_dr_msg_cb(rk, dr_cb);
     rd_kafka_conf_set_opaque(rk, opaque);
     char err[512];
@@ -105,11 +109,42 @@ rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
     return p;
 }
 
-rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
-                                  const char *topic, char *errstr, size_t errstr_size)
+rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
+                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *,
+                                                void *),
+                                  void *opaque, char *errstr, size_t errstr_size)
+{
+    return producer_new(c, NULL, dr_cb, opaque, errstr, errstr_size);
+}
+
+rd_kafka_t *
+sj_kafka_txn_producer_new(const sj_conf_t *c, const char *txn_id,
+                          void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                          void *opaque, int timeout_ms, char *errstr, size_t errstr_size)
+{
+    rd_kafka_t *p = producer_new(c, txn_id, dr_cb, opaque, errstr, errstr_size);
+    if (!p) return NULL;
+    /* Fences any older producer with the same id and aborts (or completes)
+     * the transaction it left open, so a restarted stage starts clean. */
+    rd_kafka_error_t *e = rd_kafka_init_transactions(p, timeout_ms);
+    if (e) {
+        sj_seterr(errstr, errstr_size, "kafka: initialising transactions (%s): %s",
+                  txn_id, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        rd_kafka_destroy(p);
+        return NULL;
+    }
+    return p;
+}
+
+rd_kafka_t *sj_kafka_consumer_open(const sj_conf_t *c, const char *group,
+                                   const char *const *topics, size_t n_topics,
+                                   unsigned flags, char *errstr, size_t errstr_size)
 {
     /* Offsets are stored by the caller only once its outputs are durable;
-     * auto-commit then commits what was stored. */
+     * auto-commit then commits what was stored. With SJ_KAFKA_TXN_OFFSETS the
+     * offsets travel in the producer's transactions instead. */
+    bool txn = flags & SJ_KAFKA_TXN_OFFSETS;
     const char *const defaults[] = {"client.id",
                                     "seintje",
                                     "group.id",
@@ -117,13 +152,15 @@ rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
                                     "enable.auto.offset.store",
                                     "false",
                                     "enable.auto.commit",
-                                    "true",
+                                    txn ? "false" : "true",
                                     "auto.commit.interval.ms",
                                     "1000",
                                     "auto.offset.reset",
                                     "earliest",
                                     "enable.partition.eof",
                                     "true",
+                                    "isolation.level",
+                                    "read_committed",
                                     NULL};
     rd_kafka_conf_t *rk = build_conf(c, defaults, errstr, errstr_size);
     if (!rk) return NULL;
@@ -135,17 +172,25 @@ rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
         return NULL;
     }
     rd_kafka_poll_set_consumer(k);
-    rd_kafka_topic_partition_list_t *subs = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(subs, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *subs =
+        rd_kafka_topic_partition_list_new((int)n_topics);
+    for (size_t i = 0; i < n_topics; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(k, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (e) {
-        sj_seterr(errstr, errstr_size, "kafka subscribe %s: %s", topic,
+        sj_seterr(errstr, errstr_size, "kafka subscribe %s: %s", topics[0],
                   rd_kafka_err2str(e));
         rd_kafka_destroy(k);
         return NULL;
     }
     return k;
+}
+
+rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
+                                  const char *topic, char *errstr, size_t errstr_size)
+{
+    return sj_kafka_consumer_open(c, group, &topic, 1, 0, errstr, errstr_size);
 }
 
 sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partitions,

@@ -23,6 +23,26 @@ rd_kafka_t *sj_kafka_producer_new(const sj_conf_t *c,
                                                 void *),
                                   void *opaque, char *errstr, size_t errstr_size);
 
+/* New transactional producer (transactional.id = txn_id; otherwise as
+ * above) with its transactions initialised: an older producer with the same
+ * id is fenced and its open transaction resolved. Use it for
+ * consume-transform-produce stages that must not duplicate their output. */
+rd_kafka_t *
+sj_kafka_txn_producer_new(const sj_conf_t *c, const char *txn_id,
+                          void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                          void *opaque, int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Consumer flags. SJ_KAFKA_TXN_OFFSETS: no auto-commit; the caller commits
+ * offsets inside its producer's transactions. */
+#define SJ_KAFKA_TXN_OFFSETS 1u
+
+/* New consumer in `group`, subscribed to topics[0..n_topics), reading only
+ * committed transactional messages, starting at the earliest offset when the
+ * group has none. Returns NULL and fills errstr on failure. */
+rd_kafka_t *sj_kafka_consumer_open(const sj_conf_t *c, const char *group,
+                                   const char *const *topics, size_t n_topics,
+                                   unsigned flags, char *errstr, size_t errstr_size);
+
 /* New consumer in `group`, subscribed to `topic`, starting at the earliest
  * offset when the group has none. Returns NULL and fills errstr on failure. */
 rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,

@@ -137,7 +137,11 @@ static sj_status_t anchor_date(const char *rel, const sj_event_view_t *ev, int32
         *date = sj_brussels_date(ev->time_ms);
         return SJ_OK;
     }
-    const char *s = ev->data ? str_member(ev->data, rel + 5) : NULL;
+    const char *s = NULL;
+    if (!strncmp(rel, "data.", 5) && ev->data)
+        s = str_member(ev->data, rel + 5);
+    else if (!strncmp(rel, "resident.", 9) && ev->resident)
+        s = str_member(ev->resident, rel + 9);
     if (!s) return SJ_ERR_INPUT;
     size_t n = strlen(s);
     int64_t ms;
@@ -239,26 +243,27 @@ static void make_reason(const sj_campaign_t *c, const sj_event_view_t *ev, char 
                  anchor);
 }
 
-sj_status_t sj_intent_build(const sj_campaign_t *c, const sj_event_view_t *ev,
-                            const sj_resident_view_t *r, int64_t now_ms, sj_buf_t *out,
-                            sj_intent_outcome_t *outcome, char *id)
+json_t *sj_intent_new(const sj_campaign_t *c, const sj_event_view_t *ev,
+                      const sj_resident_view_t *r, int64_t now_ms,
+                      sj_intent_outcome_t *outcome)
 {
     int64_t not_before, expires_at;
     if (r->status && strcmp(r->status, "active") != 0) {
         *outcome = SJ_INTENT_SKIP_INACTIVE;
-        return SJ_OK;
+        return NULL;
     }
     if (sj_intent_anchor(&c->timing, ev, &not_before) != SJ_OK ||
         sj_intent_anchor(&c->expiry, ev, &expires_at) != SJ_OK) {
         *outcome = SJ_INTENT_SKIP_NO_DATE;
-        return SJ_OK;
+        return NULL;
     }
     if (not_before < now_ms)
         not_before = now_ms; /* late events: send as soon as possible */
     if (expires_at <= not_before) {
         *outcome = SJ_INTENT_SKIP_EXPIRED;
-        return SJ_OK;
+        return NULL;
     }
+    *outcome = SJ_INTENT_MADE;
     char iid[SJ_INTENT_ID_LEN + 1], reason[512], tmpl[2 * SJ_CAMPAIGN_ID_MAX];
     sj_intent_id(c->id, SJ_INTENT_STEP_INITIAL, ev->subject, ev->id, iid);
     const sj_campaign_variant_t *var = sj_campaign_variant_for(c, ev->subject);
@@ -271,6 +276,7 @@ sj_status_t sj_intent_build(const sj_campaign_t *c, const sj_event_view_t *ev,
     for (size_t i = 0; !rc && i < c->n_channels; i++)
         rc |= json_array_append_new(chans, json_string(sj_channel_name(c->channels[i])));
     if (!rc) {
+        rc |= set_str(ctx, "step", SJ_INTENT_STEP_INITIAL);
         rc |= set_str(trig, "id", ev->id) | set_str(trig, "type", ev->type) |
               set_str(trig, "time", ev->time);
         rc |= set_str(o, "id", iid) | set_str(o, "campaign", c->id) |
@@ -289,14 +295,36 @@ sj_status_t sj_intent_build(const sj_campaign_t *c, const sj_event_view_t *ev,
     json_decref(trig);
     json_decref(chans);
     json_decref(ctx);
-    char *s = rc ? NULL : json_dumps(o, JSON_COMPACT);
+    if (rc) {
+        json_decref(o);
+        *outcome = SJ_INTENT_OUTCOMES; /* out of memory */
+        return NULL;
+    }
+    return o;
+}
+
+sj_status_t sj_intent_build(const sj_campaign_t *c, const sj_event_view_t *ev,
+                            const sj_resident_view_t *r, int64_t now_ms, sj_buf_t *out,
+                            sj_intent_outcome_t *outcome, char *id)
+{
+    json_t *o = sj_intent_new(c, ev, r, now_ms, outcome);
+    if (!o) {
+        if (*outcome == SJ_INTENT_OUTCOMES) return SJ_ERR_NOMEM;
+        return SJ_OK;
+    }
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s && id)
+        snprintf(id, SJ_INTENT_ID_LEN + 1, "%s",
+                 json_string_value(json_object_get(o, "id")));
     json_decref(o);
     if (!s) return SJ_ERR_NOMEM;
     size_t n = strlen(s);
     sj_status_t st = n > SJ_INTENT_MAX ? SJ_ERR_TOO_BIG : sj_buf_add(out, s, n);
     free(s);
-    if (st != SJ_OK) return st;
-    if (id) memcpy(id, iid, sizeof iid);
+    if (st != SJ_OK) {
+        *outcome = SJ_INTENT_MADE;
+        return st;
+    }
     *outcome = SJ_INTENT_MADE;
     return SJ_OK;
 }

@@ -58,10 +58,12 @@
 typedef struct sj_event_view {
     const char *id;
     const char *type;
-    const char *subject; /* the resident pseudonym, 64 lowercase hex */
-    const char *time;    /* RFC 3339 as in the event, or NULL */
-    int64_t time_ms;     /* parsed time; valid when time != NULL */
-    const json_t *data;  /* object, or NULL */
+    const char *subject;    /* the resident pseudonym, 64 lowercase hex */
+    const char *time;       /* RFC 3339 as in the event, or NULL */
+    int64_t time_ms;        /* parsed time; valid when time != NULL */
+    const json_t *data;     /* object, or NULL */
+    const json_t *resident; /* the resident's profile as audience rules see it,
+                               for anchors "resident.<field>"; NULL when unknown */
 } sj_event_view_t;
 
 /* Checks a parsed CloudEvent and fills *ev. On SJ_ERR_INPUT, problem holds a
@@ -99,6 +101,13 @@ void sj_intent_id(const char *campaign, const char *step, const char *pseudonym,
  * SJ_ERR_INPUT when the event lacks that date or it is not a date. */
 sj_status_t sj_intent_anchor(const sj_campaign_anchor_t *a, const sj_event_view_t *ev,
                              int64_t *ms);
+
+/* The intent for campaign c and event ev at time now_ms as a new JSON object
+ * (the caller owns it), or NULL with *outcome saying why no intent was made
+ * (SJ_INTENT_OUTCOMES: out of memory). The context also holds "step". */
+json_t *sj_intent_new(const sj_campaign_t *c, const sj_event_view_t *ev,
+                      const sj_resident_view_t *r, int64_t now_ms,
+                      sj_intent_outcome_t *outcome);
 
 /* Builds the intent for campaign c and event ev at time now_ms and appends
  * its JSON to out (caller-owned, reset by the caller). *outcome says whether

@@ -40,6 +40,20 @@ static const sj_conf_def_t defs[] = {
      "CloudEvents source for CSV rows that have neither a source nor a nis column."},
     {"segment.group", SJ_CONF_STRING, "seintje-segment", 0, 0,
      "Consumer group of `seintje segment`."},
+    {"segment.instance", SJ_CONF_STRING, "0", 0, 0,
+     "Stable id of this segment instance, unique among those running (its Kafka "
+     "transactional.id is seintje-segment-<id>)."},
+    {"topic.segment-due", SJ_CONF_STRING, "seintje.segment-due", 0, 0,
+     "Internal topic: ticks for scheduled steps that became due (segment to itself)."},
+    {"nudge.send-window", SJ_CONF_STRING, "mon-fri 09:00-18:00", 0, 0,
+     "Send window (Europe/Brussels) for campaigns without send_window."},
+    {"nudge.cap-count", SJ_CONF_INT, "2", 0, 100,
+     "Frequency cap: at most this many nudges per resident per nudge.cap-days (0: no "
+     "cap); mandatory notices are exempt."},
+    {"nudge.cap-days", SJ_CONF_INT, "7", 1, 365, "Frequency cap period in days."},
+    {"nudge.require-consent", SJ_CONF_BOOL, "true", 0, 0,
+     "A channel needs recorded consent (true), or only the absence of a refusal "
+     "(false)."},
     {"deliver.group", SJ_CONF_STRING, "seintje-deliver", 0, 0,
      "Consumer group of `seintje deliver`."},
     {"campaigns.dir", SJ_CONF_STRING, "segments/campaigns", 0, 0,

@@ -12,6 +12,7 @@
  *                               "suppressed <reason>", "cancelled <reason>";
  *                               the de-duplication record of every step
  *   sj:res:{P}:pending   set    ids of intents waiting in the schedule
+ *   sj:res:{P}:body      hash   intent id -> intent JSON of scheduled steps
  *   sj:res:{P}:sent      zset   id -> send time (ms) of nudges that count
  *                               against the frequency cap
  *   sj:res:{P}:goals     hash   goal event type -> time (ms) last seen
@@ -19,8 +20,8 @@
  *
  * Shared (each in a slot of its own):
  *
- *   sj:{sched}:due       zset   intent id -> due time (ms)
- *   sj:{sched}:body      hash   intent id -> intent JSON (carries the resident)
+ *   sj:{sched}:due       zset   "<P>:<intent id>" -> due time (ms)
+ *   sj:{segment}:committed hash "<topic>:<partition>" -> next offset committed
  *   sj:{stats}:<campaign> hash  "<variant>|<outcome>" -> count
  *
  * P is the 64-hex pseudonym; ids are 32 hex. */
@@ -31,8 +32,8 @@
 
 #define SJ_KEY_MAX 160
 
-#define SJ_KEY_SCHED_DUE  "sj:{sched}:due"
-#define SJ_KEY_SCHED_BODY "sj:{sched}:body"
+#define SJ_KEY_SCHED_DUE "sj:{sched}:due"
+#define SJ_KEY_COMMITTED "sj:{segment}:committed"
 
 /* The suffixes of per-resident keys after "sj:res:{P}" ("" is the profile). */
 #define SJ_RES_SUFFIXES                                                                  \

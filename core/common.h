@@ -17,7 +17,8 @@ typedef enum {
     SJ_ERR_TOO_BIG = -3, /* a configured bound was reached */
     SJ_ERR_INPUT = -4,   /* the input is invalid (user's data) */
     SJ_ERR_IO = -5,      /* a read or write failed */
-    SJ_ERR_TIMEOUT = -6  /* a service did not answer in time */
+    SJ_ERR_TIMEOUT = -6, /* a service did not answer in time */
+    SJ_ERR_AGAIN = -7    /* a transient failure: undo and retry the operation */
 } sj_status_t;
 
 /* Process exit codes, as documented in DESIGN.md. */

@@ -47,6 +47,8 @@ typedef struct sj_segment_opts {
                                     its end and nothing arrived for this long;
                                     < 0: run until *stop is set */
     bool replay_clock;           /* now = each event's time (history replay) */
+    int64_t replay_until_ms;     /* with replay_clock: once idle, advance the clock to
+                                    this moment and release what is due by then */
     int64_t now_ms;              /* fixed "now"; 0 = sj_now_ms() */
     const char *campaigns_dir;   /* NULL = setting campaigns.dir */
     size_t batch_max;            /* events per poll batch; 0 = SJ_SEGMENT_BATCH_DEFAULT */
@@ -54,7 +56,18 @@ typedef struct sj_segment_opts {
 } sj_segment_opts_t;
 
 typedef struct sj_segment_stats {
-    uint64_t events;          /* messages consumed */
+    uint64_t events;          /* messages consumed (life events and ticks) */
+    uint64_t ticks;           /* of which ticks of the stage's own schedule */
+    uint64_t audience;        /* (campaign, event) pairs the audience rule excluded */
+    uint64_t rule_errors;     /* audience rules that failed (bound tripped) */
+    uint64_t duplicates;      /* steps already decided (replays, duplicate events) */
+    uint64_t emitted;         /* intents published */
+    uint64_t scheduled;       /* steps put in the schedule (timing, reminders) */
+    uint64_t deferred;        /* steps moved later by the cap or the send window */
+    uint64_t suppressed;      /* steps not sent: consent, channel, holdout, expiry ... */
+    uint64_t cancelled;       /* steps cancelled because the goal was reached */
+    uint64_t stale;           /* ticks for steps no longer due (harmless) */
+    uint64_t aborted;         /* transactions aborted and retried */
     uint64_t malformed;       /* skipped as malformed */
     uint64_t profile_updates; /* events applied to a profile */
     uint64_t matched;         /* (campaign, event) pairs whose trigger matched */

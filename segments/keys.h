@@ -21,7 +21,8 @@
  * Shared (each in a slot of its own):
  *
  *   sj:{sched}:due       zset   "<P>:<intent id>" -> due time (ms)
- *   sj:{segment}:committed hash "<topic>:<partition>" -> next offset committed
+ *   sj:{segment}:committed hash "<topic>:<partition>" -> the highest next offset
+ *                               any segment group committed (replay detection)
  *   sj:{stats}:<campaign> hash  "<variant>|<outcome>" -> count
  *
  * P is the 64-hex pseudonym; ids are 32 hex. */

@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""The nudging rules of `seintje segment`, against a real Kafka broker and
+redis-server (the services fixture), with the clock set per run (--now).
+
+The campaigns are tests/segments/engine/campaigns/*.json, one per rule:
+
+  c-consent   moved-in        consent per channel and opt-out per topic
+  c-aud       birthday        audience rule (age 18 only)
+  c-cap-a/b/c death-of-partner three at once: the cap (2 per 7 days) lets the
+                               two highest priorities through, defers the third
+  c-window    marriage        send window mon-fri 09-18, across the DST change
+  c-reminder  id-card-expiring two reminders; the goal event cancels them
+  c-holdout   income-changed  30/30/40 with a holdout, predicted here from
+                               SHA-256("exp-test|" + pseudonym)
+
+Run 1 at Tuesday 24 March 2026 10:30 CET, run 2 on Saturday 28 March (window
+closed; the clocks go forward the next night), run 3 on Wednesday 1 April
+(due steps released by the engine's own ticks). Then a fresh consumer group
+replays both topics from the start over the same Redis: nothing new may come
+out. Every intent id appears at most once on the notifications topic.
+
+Environment (sj_integration_test): SEINTJE_SERVICES_ENV, SEINTJE_BIN,
+SEINTJE_SOURCE_DIR, SEINTJE_BUILD_DIR."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ENV = {}
+with open(os.environ["SEINTJE_SERVICES_ENV"]) as f:
+    for line in f:
+        if "=" in line and not line.startswith("#"):
+            k, v = line.strip().split("=", 1)
+            ENV[k] = v
+BIN = os.environ["SEINTJE_BIN"]
+SRC = os.environ["SEINTJE_SOURCE_DIR"]
+BROKERS = ENV["SEINTJE_TEST_BROKERS"]
+REDIS = ENV["SEINTJE_TEST_REDIS_URL"].rsplit("/", 1)[0] + "/11"
+RUN = f"eng-{os.getpid()}-{int(time.time())}"
+WORK = tempfile.mkdtemp(prefix="engine-", dir=os.environ.get("SEINTJE_BUILD_DIR"))
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def settings(group="segment"):
+    x = {
+        "brokers": BROKERS, "redis.url": REDIS, "topic.partitions": "3",
+        "topic.life-events": RUN + ".life-events",
+        "topic.notifications": RUN + ".notifications",
+        "topic.delivery-status": RUN + ".status",
+        "topic.segment-due": RUN + ".due",
+        "segment.group": RUN + "-" + group, "segment.instance": RUN + "-" + group,
+        "campaigns.dir": SRC + "/tests/segments/engine/campaigns",
+        "nudge.send-window": "daily 00:00-23:59", "nudge.cap-count": "2",
+        "nudge.cap-days": "7", "produce.reject-file": WORK + "/rejects.jsonl",
+    }
+    args = []
+    for k, v in x.items():
+        args += ["-X", f"{k}={v}"]
+    return args + ["--log-level", "warn"]
+
+
+def run(args, **kw):
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.stderr.write(p.stdout + p.stderr)
+        raise SystemExit(f"seintje {args[0]} exited {p.returncode}")
+    return p.stdout
+
+
+def redis(*cmd):
+    u = REDIS[len("redis://"):]
+    host, rest = u.split(":", 1)
+    port, db = rest.split("/", 1)
+    p = subprocess.run(["redis-cli", "-h", host, "-p", port, "-n", db, "--raw"] + list(cmd),
+                       capture_output=True, text=True, check=True)
+    return p.stdout
+
+
+def consume(topic):
+    p = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q",
+                        "-X", "isolation.level=read_committed", "-f", "%s\n"],
+                       capture_output=True, text=True)
+    if p.returncode != 0 and "Unknown topic" not in p.stderr:
+        raise SystemExit("kcat: " + p.stderr)
+    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+
+def nrn(i):
+    """A valid national register number of someone born 1 Jan 1980 + i days."""
+    yymmdd = f"80{1 + (i // 28) % 12:02d}{1 + i % 28:02d}"
+    serial = f"{(i % 997) + 1:03d}"
+    base = int(yymmdd + serial)
+    return yymmdd + serial + f"{97 - base % 97:02d}"
+
+
+seq = [0]
+
+
+def event(who, typ, time_, **data):
+    seq[0] += 1
+    return {"specversion": "1.0", "id": f"{RUN}-{seq[0]}", "source": "urn:nis:44084:test",
+            "type": "be.seintje." + typ, "time": time_, "subject": nrn(who), "data": data}
+
+
+def produce(events):
+    path = f"{WORK}/in-{seq[0]}.jsonl"
+    with open(path, "w") as f:
+        for e in events:
+            f.write(json.dumps(e) + "\n")
+    run(["produce", "--insecure-dev-key", "-q"] + settings() + [path])
+
+
+def pseudonyms(ids):
+    """Pseudonyms as `seintje produce --dry-run` computes them."""
+    path = f"{WORK}/ps.jsonl"
+    with open(path, "w") as f:
+        for i in ids:
+            f.write(json.dumps(event(i, "life.registered", "2026-01-01T00:00:00Z")) + "\n")
+    out = run(["produce", "--dry-run", "--insecure-dev-key", "-q"] + settings() + [path])
+    return {i: json.loads(l)["subject"] for i, l in zip(ids, out.splitlines())}
+
+
+def segment(now, group="segment"):
+    return run(["segment", "-e", "--now", now] + settings(group))
+
+
+def holdout_variant(p):
+    b = int.from_bytes(hashlib.sha256(("exp-test|" + p).encode()).digest()[:8], "big") % 10000
+    return "plain" if b < 3000 else "social" if b < 6000 else "holdout"
+
+
+def contact(email=False, sms=False, app=False, consent=None):
+    d = {"language": "nl", "given_name": "Test"}
+    if email:
+        d["email"] = "t@example.org"
+    if sms:
+        d["phone"] = "+32470000000"
+    if app:
+        d["app_inbox"] = "inbox-1"
+    d["consents"] = consent or {"email": True, "sms": True, "app": True}
+    return d
+
+
+# residents
+R1, R2, R3, R4, R5, R6, A1, A2 = range(1, 9)
+H = list(range(100, 160))
+P = pseudonyms([R1, R2, R3, R4, R5, R6, A1, A2] + H)
+
+redis("FLUSHDB")
+T0 = "2026-03-24T09:30:00Z"
+ev0 = "2026-03-24T08:30:00Z"
+reg = [
+    event(R1, "life.registered", ev0, **contact(True, True, True,
+                                                {"email": False, "sms": True, "app": True})),
+    event(R2, "life.registered", ev0, **contact(email=True, consent={"email": False})),
+    event(R3, "life.registered", ev0, **contact(email=True)),
+    event(R3, "life.consent-changed", ev0, topic="welcome",
+          consents={"email": False, "sms": False, "app": False}),
+    event(R4, "life.registered", ev0, **contact(email=True)),
+    event(R5, "life.registered", ev0, **contact(email=True)),
+    event(R6, "life.registered", ev0, **contact(app=True)),
+    event(A1, "life.registered", ev0, **contact(email=True)),
+    event(A2, "life.registered", ev0, **contact(email=True)),
+] + [event(h, "life.registered", ev0, **contact(email=True)) for h in H]
+moved = event(R1, "life.moved-in", ev0)
+trig = [
+    moved, dict(moved),  # the same event twice: one decision
+    event(R2, "life.moved-in", ev0), event(R3, "life.moved-in", ev0),
+    event(R4, "life.death-of-partner", ev0),
+    event(R6, "life.id-card-expiring", ev0, expires="2026-05-20"),
+    event(A1, "life.birthday", ev0, age=18), event(A2, "life.birthday", ev0, age=65),
+] + [event(h, "life.income-changed", ev0, income_band="low",
+           previous_income_band="middle") for h in H]
+
+print("== run 1:", T0)
+produce(reg + trig)
+out1 = segment(T0)
+print(out1)
+
+intents = consume(RUN + ".notifications")
+status = consume(RUN + ".status")
+by = {}
+for i in intents:
+    by.setdefault((i["campaign"], i["resident"], i["step"]), []).append(i)
+st_by = {}
+for s in status:
+    st_by.setdefault((s["campaign"], s["resident"], s["step"]), []).append(s)
+
+i1 = by.get(("c-consent", P[R1], "initial"), [])
+check(len(i1) == 1, "R1: one c-consent intent although the event came twice")
+check(i1 and i1[0]["channels"] == ["sms", "app"],
+      "R1: e-mail refused, so the channels are sms, app in campaign order")
+check(("c-consent", P[R2], "initial") not in by, "R2: no consent on any channel: nothing sent")
+check([s.get("reason") for s in st_by.get(("c-consent", P[R2], "initial"), [])]
+      == ["no-consent"], "R2: suppressed, reason no-consent")
+check(("c-consent", P[R3], "initial") not in by, "R3: opted out of the topic: nothing sent")
+check([s.get("reason") for s in st_by.get(("c-consent", P[R3], "initial"), [])]
+      == ["opted-out"], "R3: suppressed, reason opted-out")
+check(("c-aud", P[A1], "initial") in by, "A1 turns 18: in the audience")
+check(("c-aud", P[A2], "initial") not in by, "A2 turns 65: not in the audience")
+check(("c-cap-a", P[R4], "initial") in by and ("c-cap-b", P[R4], "initial") in by,
+      "R4: the two highest priorities pass the cap")
+check(("c-cap-c", P[R4], "initial") not in by, "R4: the third waits")
+capc = st_by.get(("c-cap-c", P[R4], "initial"), [])
+check([(s["status"], s.get("reason"), s.get("due")) for s in capc]
+      == [("deferred", "frequency-cap", "2026-03-31T09:30:00Z")],
+      "R4: c-cap-c deferred by the cap to 7 days after the second send")
+check(("c-reminder", P[R6], "initial") in by, "R6: ID-card message sent (60 days before)")
+rem = st_by.get(("c-reminder", P[R6], "reminder-1"), [])
+check([(s["status"], s.get("due")) for s in rem] == [("scheduled", "2026-03-31T08:00:00Z")],
+      "R6: reminder-1 scheduled 7 days later at 10:00 CEST")
+exp = {"plain": 0, "social": 0, "holdout": 0}
+ok_variants = True
+for h in H:
+    v = holdout_variant(P[h])
+    exp[v] += 1
+    sent = by.get(("c-holdout", P[h], "initial"), [])
+    if v == "holdout":
+        ok_variants &= not sent and [s.get("reason") for s in st_by.get(
+            ("c-holdout", P[h], "initial"), [])] == ["holdout"]
+    else:
+        ok_variants &= len(sent) == 1 and sent[0]["variant"] == v
+check(ok_variants, f"holdout experiment: every resident got the predicted arm {exp}")
+exposures = sum(1 for h in H if redis("HGET", f"sj:res:{{{P[h]}}}:exposure", "exp-test").strip())
+check(exposures == len(H), f"holdout experiment: all {len(H)} residents recorded as exposed")
+
+print("== run 2: Saturday 28 March 2026 11:00 CET")
+produce([event(R5, "life.marriage", "2026-03-28T09:55:00Z"),
+         event(R6, "service.id-card-requested", "2026-03-27T14:00:00Z")])
+print(segment("2026-03-28T10:00:00Z"))
+status = consume(RUN + ".status")
+win = [s for s in status if s["campaign"] == "c-window" and s["resident"] == P[R5]]
+check([(s["status"], s.get("reason"), s.get("due")) for s in win]
+      == [("deferred", "send-window", "2026-03-30T07:00:00Z")],
+      "R5: Saturday is outside the window: deferred to Monday 09:00 CEST (07:00Z, "
+      "after the clocks went forward)")
+
+print("== run 3: Wednesday 1 April 2026 14:00 CEST")
+print(segment("2026-04-01T12:00:00Z"))
+intents = consume(RUN + ".notifications")
+status = consume(RUN + ".status")
+sent = {(i["campaign"], i["resident"], i["step"]) for i in intents}
+check(("c-cap-c", P[R4], "initial") in sent, "R4: c-cap-c sent once the cap period ended")
+check(("c-window", P[R5], "initial") in sent, "R5: c-window sent when the window opened")
+check(not any(k[0] == "c-reminder" and k[2] != "initial" for k in sent),
+      "R6: no reminder after the goal event")
+canc = [s for s in status if s["campaign"] == "c-reminder" and s["step"] == "reminder-1"]
+check([s["status"] for s in canc] == ["scheduled", "cancelled"] and
+      canc[-1].get("reason") == "goal-reached", "R6: reminder-1 cancelled, goal-reached")
+
+print("== replay: a fresh consumer group over the same history and Redis")
+print(segment("2026-04-01T12:00:00Z", group="replay"))
+intents2 = consume(RUN + ".notifications")
+check(len(intents2) == len(intents), f"replay: no new intents ({len(intents)} before, "
+      f"{len(intents2)} after)")
+ids = [i["id"] for i in intents2]
+check(len(ids) == len(set(ids)), f"every intent id once on the topic ({len(ids)} intents)")
+
+if failures:
+    print(f"{len(failures)} checks failed")
+    sys.exit(1)
+print("all checks passed")

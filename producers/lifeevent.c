@@ -46,6 +46,9 @@ static const field_def_t fields[] = {
     {"phone", F_PHONE, 0, "mobile number in E.164, e.g. +32470123456"},
     {"app_inbox", F_STRING, 128, "citizen-app inbox id"},
     {"consents", F_CONSENTS, 0, "{\"email\":bool,\"sms\":bool,\"app\":bool}"},
+    {"topic", F_STRING, 63,
+     "campaign topic (a slug such as identity, at most 63 bytes) the consents apply "
+     "to (consent-changed); without it they apply to the whole channel"},
     {"expires", F_DATE, 0, "ID card expiry date (id-card-expiring)"},
     {"age", F_INT, 150, "age reached (birthday)"},
     {"child_birth_date", F_DATE, 0, "birth date of the child (birth)"},
@@ -79,7 +82,7 @@ static const type_def_t types[] = {
     {"be.seintje.life.income-changed", "income_band", "household income band changed"},
     {"be.seintje.life.contact-changed", "", "e-mail, phone or app inbox changed"},
     {"be.seintje.life.consent-changed", "consents",
-     "consent per channel given or withdrawn"},
+     "consent per channel, or per channel and topic, given or withdrawn"},
     {"be.seintje.service.id-card-requested", "", "resident requested a new eID card"},
     {"be.seintje.service.birth-allowance-requested", "",
      "Groeipakket birth allowance requested"},

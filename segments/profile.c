@@ -1,21 +1,71 @@
 /* Resident profiles in Redis: the commands that apply a life event to a
- * profile, and reading back what an intent needs. Commands are only appended
+ * profile and its consents, and reading a profile back for the engine, the
+ * delivery stage and `seintje resident`. Commands are only appended
  * (pipelined); the caller reads the replies per batch. See profile.h. */
 #include "profile.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/timeutil.h"
+#include "segments/keys.h"
 
 /* Data fields copied into the profile as they are. */
 static const char *const profile_fields[] = {"given_name", "birth_date", "nis",
                                              "postcode",   "language",   "household",
                                              "email",      "phone",      "app_inbox"};
 
-/* Fields read back for intents, in sj_profile_t order. */
+/* Fields read back for intents (v1 path), in sj_profile_t order. */
 static const char *const read_fields[] = {"given_name", "language", "nis", "postcode",
                                           "status"};
+
+/* Every field of sj_profile_full_t that is a profile hash field, in the
+ * order sj_profile_to_json() writes them. */
+/* clang-format off */
+#define FIELD(f) {#f, offsetof(sj_profile_full_t, f), sizeof(((sj_profile_full_t *)0)->f)}
+/* clang-format on */
+static const struct {
+    const char *name;
+    size_t offset, size;
+} full_fields[] = {
+    FIELD(given_name),      FIELD(birth_date),    FIELD(nis),
+    FIELD(postcode),        FIELD(language),      FIELD(household),
+    FIELD(email),           FIELD(phone),         FIELD(app_inbox),
+    FIELD(status),          FIELD(moved_to),      FIELD(id_card_expires),
+    FIELD(resident_since),  FIELD(moved_out_on),  FIELD(deceased_on),
+    FIELD(last_event_type), FIELD(last_event_id), FIELD(last_event_time),
+    FIELD(updated_at),
+};
+#undef FIELD
+
+static const char *const channel_names[SJ_NUDGE_CHANNELS] = {"email", "sms", "app"};
+
+/* Sets a consent field unless the stored one was stated by a newer event.
+ * KEYS[1] the consent hash; ARGV[1] the event time (UTC, fixed width,
+ * milliseconds); ARGV[2..] field, value pairs. Times are compared as
+ * numbers (date digits, then time digits padded to milliseconds), not as
+ * strings: Lua compares strings with strcoll() and Redis sets LC_COLLATE
+ * from the environment. Returns how many fields it wrote. */
+static const char consent_script[] =
+    "local function t(v)"
+    " local d = string.gsub(v, '%D', '')"
+    " return tonumber(string.sub(d, 1, 8)) or 0,"
+    " tonumber(string.sub(d .. '000000000', 9, 17)) or 0 "
+    "end "
+    "local nd, nt = t(ARGV[1]) "
+    "local n = 0 "
+    "for i = 2, #ARGV - 1, 2 do"
+    " local cur = redis.call('HGET', KEYS[1], ARGV[i])"
+    " local old = cur and string.match(cur, '^[01] (%S+)')"
+    " local od, ot = 0, 0"
+    " if old then od, ot = t(old) end"
+    " if not old or od < nd or (od == nd and ot <= nt) then"
+    " redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) n = n + 1"
+    " end "
+    "end "
+    "return n";
 
 #define MAX_ARGS 64
 
@@ -27,9 +77,17 @@ typedef struct {
 
 static void add(args_t *a, const char *s)
 {
-    if (a->n == MAX_ARGS) return; /* cannot happen: the field list is fixed */
+    if (a->n == MAX_ARGS) return; /* cannot happen: the field lists are fixed */
     a->argv[a->n] = s;
     a->len[a->n++] = strlen(s);
+}
+
+static sj_status_t append(redisContext *rc, args_t *a, size_t *replies)
+{
+    if (redisAppendCommandArgv(rc, a->n, a->argv, a->len) != REDIS_OK)
+        return SJ_ERR_NOMEM;
+    (*replies)++;
+    return SJ_OK;
 }
 
 void sj_profile_key(const char *pseudonym, char out[SJ_PROFILE_KEY_MAX])
@@ -51,13 +109,62 @@ static const char *status_for(const char *type)
     return NULL;
 }
 
-sj_status_t sj_profile_append_update(redisContext *rc, const sj_event_view_t *ev,
-                                     int64_t now_ms, size_t *replies)
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" always (sj_time_format_rfc3339 drops zero
+ * milliseconds), so stored times have one width. */
+static void format_fixed(int64_t ms, char out[SJ_PROFILE_TIME_MAX])
 {
-    char key[SJ_PROFILE_KEY_MAX], updated[32];
+    sj_time_format_rfc3339(ms, out);
+    size_t n = strlen(out);
+    if (n > 0 && out[n - 1] == 'Z' && !strchr(out, '.') && n + 4 < SJ_PROFILE_TIME_MAX)
+        memcpy(out + n - 1, ".000Z", 6);
+}
+
+/* The consent commands of one event: one EVAL for every channel it names. */
+static sj_status_t append_consents(redisContext *rc, const sj_event_view_t *ev,
+                                   const char *source, int64_t now_ms, size_t *replies)
+{
+    const json_t *consents = json_object_get(ev->data, "consents");
+    if (!json_is_object(consents)) return SJ_OK;
+    const json_t *topic = json_object_get(ev->data, "topic");
+    const char *tp = NULL;
+    if (topic && !json_is_null(topic)) {
+        tp = json_string_value(topic);
+        size_t tl = tp ? strlen(tp) : 0;
+        if (tl == 0 || tl >= SJ_PROFILE_TOPIC_MAX) return SJ_OK; /* see profile.h */
+    }
+    char key[SJ_KEY_MAX], when[SJ_PROFILE_TIME_MAX];
+    char fields[SJ_NUDGE_CHANNELS][8 + SJ_PROFILE_TOPIC_MAX];
+    char values[SJ_NUDGE_CHANNELS][4 + SJ_PROFILE_TIME_MAX + SJ_PROFILE_SOURCE_MAX];
+    sj_key_res(key, ev->subject, ":consent");
+    format_fixed(ev->time ? ev->time_ms : now_ms, when);
+    if (!source || !*source) source = "-";
+    args_t a = {.n = 0};
+    add(&a, "EVAL");
+    add(&a, consent_script);
+    add(&a, "1");
+    add(&a, key);
+    add(&a, when);
+    for (int k = 0; k < SJ_NUDGE_CHANNELS; k++) {
+        const json_t *v = json_object_get(consents, channel_names[k]);
+        if (!json_is_boolean(v)) continue;
+        snprintf(fields[k], sizeof fields[k], "%s%s%s", channel_names[k], tp ? "/" : "",
+                 tp ? tp : "");
+        snprintf(values[k], sizeof values[k], "%c %s %.512s", json_is_true(v) ? '1' : '0',
+                 when, source);
+        add(&a, fields[k]);
+        add(&a, values[k]);
+    }
+    return a.n > 5 ? append(rc, &a, replies) : SJ_OK;
+}
+
+sj_status_t sj_profile_append_event(redisContext *rc, const sj_event_view_t *ev,
+                                    const char *source, int64_t now_ms, size_t *replies)
+{
+    char key[SJ_PROFILE_KEY_MAX], updated[32], date[11] = "";
     sj_profile_key(ev->subject, key);
     sj_time_format_rfc3339(now_ms, updated);
-    args_t set = {.n = 0}, del = {.n = 0};
+    if (ev->time) sj_date_format(sj_brussels_date(ev->time_ms), date);
+    args_t set = {.n = 0}, del = {.n = 0}, setnx = {.n = 0};
     add(&set, "HSET");
     add(&set, key);
     add(&del, "HDEL");
@@ -71,24 +178,49 @@ sj_status_t sj_profile_append_update(redisContext *rc, const sj_event_view_t *ev
             add(&del, profile_fields[i]);
         }
     }
-    static const char *const channels[][2] = {
-        {"email", "consent.email"}, {"sms", "consent.sms"}, {"app", "consent.app"}};
-    json_t *consents = ev->data ? json_object_get(ev->data, "consents") : NULL;
-    for (size_t i = 0; json_is_object(consents) && i < SJ_ARRAY_LEN(channels); i++) {
-        json_t *v = json_object_get(consents, channels[i][0]);
-        if (!json_is_boolean(v)) continue;
-        add(&set, channels[i][1]);
-        add(&set, json_is_true(v) ? "1" : "0");
-    }
     const char *status = status_for(ev->type);
     if (status) {
         add(&set, "status");
         add(&set, status);
     }
     json_t *to = ev->data ? json_object_get(ev->data, "to_nis") : NULL;
-    if (status && !strcmp(status, "moved-out") && json_is_string(to)) {
-        add(&set, "moved_to");
-        add(&set, json_string_value(to));
+    bool moved_in = !strcmp(ev->type, "be.seintje.life.moved-in");
+    bool registered = !strcmp(ev->type, "be.seintje.life.registered");
+    if (status && !strcmp(status, "moved-out")) {
+        if (json_is_string(to)) {
+            add(&set, "moved_to");
+            add(&set, json_string_value(to));
+        }
+        if (*date) {
+            add(&set, "moved_out_on");
+            add(&set, date);
+        }
+    } else if (moved_in || registered) {
+        add(&del, "moved_out_on");
+        add(&del, "moved_to");
+    }
+    if (moved_in && *date) {
+        add(&set, "resident_since");
+        add(&set, date);
+    }
+    if (registered && *date) {
+        add(&setnx, "HSETNX");
+        add(&setnx, key);
+        add(&setnx, "resident_since");
+        add(&setnx, date);
+    }
+    if (status && !strcmp(status, "deceased") && *date) {
+        add(&set, "deceased_on");
+        add(&set, date);
+    }
+    if (!strcmp(ev->type, "be.seintje.life.id-card-expiring") && ev->data) {
+        json_t *x = json_object_get(ev->data, "expires");
+        if (json_is_string(x)) {
+            add(&set, "id_card_expires");
+            add(&set, json_string_value(x));
+        } else if (json_is_null(x)) {
+            add(&del, "id_card_expires");
+        }
     }
     add(&set, "last_event_type");
     add(&set, ev->type);
@@ -100,16 +232,238 @@ sj_status_t sj_profile_append_update(redisContext *rc, const sj_event_view_t *ev
     }
     add(&set, "updated_at");
     add(&set, updated);
-    if (redisAppendCommandArgv(rc, set.n, set.argv, set.len) != REDIS_OK)
-        return SJ_ERR_NOMEM;
+    sj_status_t st = append(rc, &set, replies);
+    if (st == SJ_OK && del.n > 2) st = append(rc, &del, replies);
+    if (st == SJ_OK && setnx.n) st = append(rc, &setnx, replies);
+    if (st == SJ_OK && ev->data) st = append_consents(rc, ev, source, now_ms, replies);
+    return st;
+}
+
+sj_status_t sj_profile_append_update(redisContext *rc, const sj_event_view_t *ev,
+                                     int64_t now_ms, size_t *replies)
+{
+    return sj_profile_append_event(rc, ev, NULL, now_ms, replies);
+}
+
+/* ---- reading back ---------------------------------------------------------- */
+
+sj_status_t sj_profile_append_read_full(redisContext *rc, const char *pseudonym,
+                                        size_t *replies)
+{
+    char key[SJ_KEY_MAX];
+    sj_key_res(key, pseudonym, "");
+    if (redisAppendCommand(rc, "HGETALL %s", key) != REDIS_OK) return SJ_ERR_NOMEM;
     (*replies)++;
-    if (del.n > 2) {
-        if (redisAppendCommandArgv(rc, del.n, del.argv, del.len) != REDIS_OK)
-            return SJ_ERR_NOMEM;
-        (*replies)++;
-    }
+    sj_key_res(key, pseudonym, ":consent");
+    if (redisAppendCommand(rc, "HGETALL %s", key) != REDIS_OK) return SJ_ERR_NOMEM;
+    (*replies)++;
     return SJ_OK;
 }
+
+/* Copies s[0..n) into dst when it fits; else dst is "" (unknown). */
+static bool copy_n(char *dst, size_t size, const char *s, size_t n)
+{
+    dst[0] = '\0';
+    if (n >= size) return false;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+static int channel_index(const char *s, size_t n)
+{
+    for (int k = 0; k < SJ_NUDGE_CHANNELS; k++)
+        if (strlen(channel_names[k]) == n && !memcmp(channel_names[k], s, n)) return k;
+    return -1;
+}
+
+sj_status_t sj_profile_consent_parse(const char *value, size_t len,
+                                     sj_profile_consent_t *c, char *source,
+                                     size_t source_size)
+{
+    c->given = -1;
+    c->time[0] = '\0';
+    if (source && source_size) source[0] = '\0';
+    if (len < 3 || (value[0] != '0' && value[0] != '1') || value[1] != ' ')
+        return SJ_ERR_INPUT;
+    const char *t = value + 2, *end = value + len;
+    const char *sp = memchr(t, ' ', (size_t)(end - t));
+    size_t tl = sp ? (size_t)(sp - t) : (size_t)(end - t);
+    if (tl == 0 || !copy_n(c->time, sizeof c->time, t, tl)) return SJ_ERR_INPUT;
+    if (source && source_size && sp) {
+        const char *s = sp + 1;
+        size_t sl = (size_t)(end - s);
+        if (!(sl == 1 && *s == '-')) copy_n(source, source_size, s, sl);
+    }
+    c->given = value[0] == '1';
+    return SJ_OK;
+}
+
+static bool is_hash_reply(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ARRAY && r->elements % 2 == 0;
+}
+
+static bool is_str(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_STRING;
+}
+
+static void fill_fields(const redisReply *h, sj_profile_full_t *p, int legacy[])
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i], *v = h->element[i + 1];
+        if (!is_str(k) || !is_str(v)) continue;
+        p->found = true;
+        for (size_t f = 0; f < SJ_ARRAY_LEN(full_fields); f++)
+            if (!strcmp(k->str, full_fields[f].name)) {
+                copy_n((char *)p + full_fields[f].offset, full_fields[f].size, v->str,
+                       (size_t)v->len);
+                break;
+            }
+        /* profiles written before v2 */
+        if (!strncmp(k->str, "consent.", 8)) {
+            int ch = channel_index(k->str + 8, strlen(k->str + 8));
+            if (ch >= 0 && v->len == 1) legacy[ch] = v->str[0] == '1';
+        }
+    }
+}
+
+/* Adds the per-topic entries whose given == want (refusals go first). */
+static void fill_topics(const redisReply *h, sj_profile_full_t *p, int want)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i], *v = h->element[i + 1];
+        if (!is_str(k) || !is_str(v)) continue;
+        const char *slash = memchr(k->str, '/', (size_t)k->len);
+        if (!slash) continue;
+        int ch = channel_index(k->str, (size_t)(slash - k->str));
+        sj_profile_consent_t c;
+        if (ch < 0 ||
+            sj_profile_consent_parse(v->str, (size_t)v->len, &c, NULL, 0) != SJ_OK ||
+            c.given != want)
+            continue;
+        const char *topic = slash + 1;
+        size_t tl = (size_t)(k->str + k->len - topic);
+        if (tl == 0 || tl >= SJ_PROFILE_TOPIC_MAX) continue;
+        if (p->n_topics == SJ_PROFILE_TOPICS_MAX) {
+            p->topics_dropped++;
+            if (want == 0) p->topics_dropped_refusal = true;
+            continue;
+        }
+        sj_profile_topic_consent_t *t = &p->topics[p->n_topics++];
+        t->channel = ch;
+        copy_n(t->topic, sizeof t->topic, topic, tl);
+        t->c = c;
+    }
+}
+
+static int topic_cmp(const void *a, const void *b)
+{
+    const sj_profile_topic_consent_t *x = a, *y = b;
+    if (x->channel != y->channel) return x->channel < y->channel ? -1 : 1;
+    return strcmp(x->topic, y->topic);
+}
+
+static void profile_clear(sj_profile_full_t *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int k = 0; k < SJ_NUDGE_CHANNELS; k++) p->consent[k].given = -1;
+}
+
+sj_status_t sj_profile_from_replies(redisReply **r, size_t n, sj_profile_full_t *p)
+{
+    profile_clear(p);
+    if (n != 2 || !r || !is_hash_reply(r[0]) || !is_hash_reply(r[1])) return SJ_ERR;
+    int legacy[SJ_NUDGE_CHANNELS] = {-1, -1, -1};
+    fill_fields(r[0], p, legacy);
+    const redisReply *h = r[1];
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i], *v = h->element[i + 1];
+        if (!is_str(k) || !is_str(v)) continue;
+        int ch = channel_index(k->str, (size_t)k->len);
+        if (ch < 0) continue;
+        sj_profile_consent_parse(v->str, (size_t)v->len, &p->consent[ch],
+                                 p->consent_source[ch], sizeof p->consent_source[ch]);
+    }
+    fill_topics(h, p, 0);
+    fill_topics(h, p, 1);
+    qsort(p->topics, p->n_topics, sizeof p->topics[0], topic_cmp);
+    for (int k = 0; k < SJ_NUDGE_CHANNELS; k++)
+        if (p->consent[k].given < 0 && legacy[k] >= 0) p->consent[k].given = legacy[k];
+    return SJ_OK;
+}
+
+int sj_profile_age(const sj_profile_full_t *p, int64_t now_ms)
+{
+    int32_t born;
+    if (sj_date_parse(p->birth_date, strlen(p->birth_date), &born) != SJ_OK) return -1;
+    int32_t today = sj_brussels_date(now_ms);
+    if (today < born) return -1;
+    int y0, y1;
+    unsigned m0, m1, d0, d1;
+    sj_civil_from_days(born, &y0, &m0, &d0);
+    sj_civil_from_days(today, &y1, &m1, &d1);
+    return y1 - y0 - (m1 < m0 || (m1 == m0 && d1 < d0));
+}
+
+/* json_object_set_new that reports failure (it frees v either way). */
+static bool set_new(json_t *o, const char *k, json_t *v)
+{
+    return v && json_object_set_new(o, k, v) == 0;
+}
+
+json_t *sj_profile_to_json(const sj_profile_full_t *p, int64_t now_ms)
+{
+    json_t *o = json_object(), *cons = json_object(), *topics = json_object();
+    bool ok = o && cons && topics;
+    for (size_t f = 0; ok && f < SJ_ARRAY_LEN(full_fields); f++) {
+        const char *v = (const char *)p + full_fields[f].offset;
+        if (*v) ok = set_new(o, full_fields[f].name, json_string(v));
+    }
+    int age = sj_profile_age(p, now_ms);
+    if (ok && age >= 0) ok = set_new(o, "age", json_integer(age));
+    for (int k = 0; ok && k < SJ_NUDGE_CHANNELS; k++)
+        if (p->consent[k].given >= 0)
+            ok = set_new(cons, channel_names[k], json_boolean(p->consent[k].given));
+    for (size_t i = 0; ok && i < p->n_topics; i++) {
+        const sj_profile_topic_consent_t *t = &p->topics[i];
+        json_t *per = json_object_get(topics, t->topic);
+        if (!per) ok = set_new(topics, t->topic, per = json_object());
+        if (ok) ok = set_new(per, channel_names[t->channel], json_boolean(t->c.given));
+    }
+    if (ok) ok = set_new(o, "consents", json_incref(cons));
+    if (ok) ok = set_new(o, "topic_consents", json_incref(topics));
+    json_decref(cons);
+    json_decref(topics);
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+void sj_profile_contact(const sj_profile_full_t *p, const char *topic,
+                        sj_nudge_contact_t *c)
+{
+    c->reachable[SJ_CHANNEL_EMAIL] = p->email[0] != '\0';
+    c->reachable[SJ_CHANNEL_SMS] = p->phone[0] != '\0';
+    c->reachable[SJ_CHANNEL_APP] = p->app_inbox[0] != '\0';
+    for (int k = 0; k < SJ_NUDGE_CHANNELS; k++) {
+        c->consent[k] = p->consent[k].given;
+        c->topic_consent[k] = -1;
+        if (!topic || !*topic) continue;
+        bool found = false;
+        for (size_t i = 0; i < p->n_topics && !found; i++)
+            if (p->topics[i].channel == k && !strcmp(p->topics[i].topic, topic)) {
+                c->topic_consent[k] = p->topics[i].c.given;
+                found = true;
+            }
+        if (!found && p->topics_dropped_refusal) c->topic_consent[k] = 0;
+    }
+}
+
+/* ---- v1 read path ------------------------------------------------------------ */
 
 sj_status_t sj_profile_append_read(redisContext *rc, const char *pseudonym)
 {
@@ -126,9 +480,8 @@ sj_status_t sj_profile_append_read(redisContext *rc, const char *pseudonym)
 static void copy(char *dst, size_t size, const redisReply *e)
 {
     dst[0] = '\0';
-    if (!e || e->type != REDIS_REPLY_STRING || (size_t)e->len >= size) return;
-    memcpy(dst, e->str, (size_t)e->len);
-    dst[e->len] = '\0';
+    if (!e || e->type != REDIS_REPLY_STRING) return;
+    copy_n(dst, size, e->str, (size_t)e->len);
 }
 
 sj_status_t sj_profile_from_reply(const redisReply *r, sj_profile_t *p)

@@ -19,6 +19,7 @@ static const command_t commands[] = {
     {"synth", sj_cmd_synth, "write a synthetic population's life events as JSON lines"},
     {"segment", sj_cmd_segment, "turn life events into notification intents"},
     {"campaign", sj_cmd_campaign, "validate campaign files"},
+    {"resident", sj_cmd_resident, "show or forget what Seintje keeps about one resident"},
     {"deliver", sj_cmd_deliver, "render and deliver notification intents"},
     {"render", sj_cmd_render, "render a Mustache template (for officers and tests)"},
     {"rule", sj_cmd_rule,

@@ -463,6 +463,14 @@ void sj_profile_contact(const sj_profile_full_t *p, const char *topic,
     }
 }
 
+bool sj_profile_consented(const sj_profile_full_t *p, int channel, const char *topic)
+{
+    if (channel < 0 || channel >= SJ_NUDGE_CHANNELS) return false;
+    sj_nudge_contact_t c;
+    sj_profile_contact(p, topic, &c);
+    return c.consent[channel] == 1 && c.topic_consent[channel] != 0;
+}
+
 /* ---- v1 read path ------------------------------------------------------------ */
 
 sj_status_t sj_profile_append_read(redisContext *rc, const char *pseudonym)

@@ -181,6 +181,12 @@ json_t *sj_profile_to_json(const sj_profile_full_t *p, int64_t now_ms);
 void sj_profile_contact(const sj_profile_full_t *p, const char *topic,
                         sj_nudge_contact_t *c);
 
+/* Whether a message on channel (sj_channel_t) about topic (NULL or "" =
+ * none) has the resident's consent: consent for the channel given (1) and
+ * the topic not refused (sj_profile_contact()'s topic_consent != 0). The
+ * delivery stage's check at send time. */
+bool sj_profile_consented(const sj_profile_full_t *p, int channel, const char *topic);
+
 /* The consent value format, for tools and tests: parses "<1|0> <time>
  * <source>" (value[0..len)) into *c and source (source_size bytes; NULL to
  * skip). SJ_ERR_INPUT when it is not in that form. */

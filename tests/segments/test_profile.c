@@ -427,6 +427,13 @@ static void test_from_replies(void **state)
     assert_int_equal(ct.topic_consent[SJ_CHANNEL_APP], 1);
     sj_profile_contact(&p, NULL, &ct);
     for (int k = 0; k < SJ_NUDGE_CHANNELS; k++) assert_int_equal(ct.topic_consent[k], -1);
+    /* delivery's check: channel consent given and the topic not refused */
+    assert_false(sj_profile_consented(&p, SJ_CHANNEL_EMAIL, "identity"));
+    assert_true(sj_profile_consented(&p, SJ_CHANNEL_EMAIL, "family"));
+    assert_true(sj_profile_consented(&p, SJ_CHANNEL_EMAIL, NULL));
+    assert_true(sj_profile_consented(&p, SJ_CHANNEL_SMS, "identity"));
+    assert_false(sj_profile_consented(&p, SJ_CHANNEL_APP, "identity")); /* channel: no */
+    assert_false(sj_profile_consented(&p, 3, NULL));
     sj_profile_contact(&p, "energy", &ct);
     for (int k = 0; k < SJ_NUDGE_CHANNELS; k++) assert_int_equal(ct.topic_consent[k], -1);
 }

@@ -39,7 +39,8 @@ typedef enum { W_BAD = 0, W_HOLD, W_EXPIRED, W_SEND } what_t;
 typedef struct {
     json_t *root;
     what_t what;
-    const char *id, *resident, *language, *template_ref, *campaign, *reason, *expires_s;
+    const char *id, *resident, *language, *template_ref, *campaign, *reason, *expires_s,
+        *topic;
     int64_t not_before, expires_at;
     sj_route_channel_t channels[SJ_ROUTE_CHANNELS];
     size_t n_channels;
@@ -92,6 +93,7 @@ static bool parse_intent(const char *p, size_t len, work_t *w, char *problem,
     w->campaign = str_of(r, "campaign");
     w->reason = str_of(r, "reason");
     w->expires_s = str_of(r, "expires_at");
+    w->topic = str_of(r, "topic");
     w->context = json_object_get(r, "context");
     w->mandatory = json_is_true(json_object_get(r, "mandatory"));
     const json_t *ch = json_object_get(r, "channels");
@@ -156,16 +158,8 @@ static sj_status_t redis_round_trip(stage_t *s, size_t n, char *errstr,
         work_t *w = &s->work[i];
         int rc = REDIS_OK;
         if (w->what == W_SEND) {
-            const char *argv[2 + 16];
-            char key[96];
-            snprintf(key, sizeof key, "sj:res:{%s}", w->resident);
-            argv[0] = "HMGET";
-            argv[1] = key;
-            for (size_t k = 0; k < sj_contact_nfields; k++)
-                argv[2 + k] = sj_contact_fields[k];
-            rc =
-                redisAppendCommandArgv(s->redis, 2 + (int)sj_contact_nfields, argv, NULL);
-            replies++;
+            if (sj_profile_append_read_full(s->redis, w->resident, &replies) != SJ_OK)
+                rc = REDIS_ERR;
         } else if (w->what == W_HOLD) {
             char score[32];
             snprintf(score, sizeof score, "%lld", (long long)w->not_before);
@@ -190,15 +184,27 @@ static sj_status_t redis_round_trip(stage_t *s, size_t n, char *errstr,
             if (e != SJ_OK) st = e;
             replies -= 2;
         } else if (w->what == W_SEND) {
-            void *reply = NULL;
-            if (redisGetReply(s->redis, &reply) != REDIS_OK)
-                return redis_io_error(s, errstr, errstr_size);
-            replies--;
-            if (sj_contact_from_reply(reply, &w->contact) != SJ_OK) {
-                sj_seterr(errstr, errstr_size, "redis: unexpected reply to HMGET");
-                st = SJ_ERR;
+            redisReply *r[2] = {NULL, NULL};
+            for (int k = 0; k < 2; k++) {
+                void *v = NULL;
+                if (redisGetReply(s->redis, &v) != REDIS_OK) {
+                    if (r[0]) freeReplyObject(r[0]);
+                    return redis_io_error(s, errstr, errstr_size);
+                }
+                r[k] = v;
             }
-            freeReplyObject(reply);
+            replies -= 2;
+            sj_profile_full_t *p = malloc(sizeof *p);
+            if (p && sj_profile_from_replies(r, 2, p) == SJ_OK) {
+                sj_contact_from_profile(p, w->topic, &w->contact);
+            } else {
+                sj_seterr(errstr, errstr_size,
+                          "redis: unexpected reply reading a profile");
+                st = p ? SJ_ERR : SJ_ERR_NOMEM;
+            }
+            free(p);
+            freeReplyObject(r[0]);
+            freeReplyObject(r[1]);
         }
     }
     return st;

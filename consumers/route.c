@@ -1,6 +1,7 @@
 /* Channel choice at send time from the resident's profile. See route.h. */
 #include "route.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const channel_names[] = {"email", "sms", "app"};
@@ -97,4 +98,18 @@ bool sj_route_choose(const sj_route_channel_t *channels, size_t n, const sj_cont
     }
     *why = SJ_SUPPRESS_NO_CHANNEL;
     return false;
+}
+
+void sj_contact_from_profile(const sj_profile_full_t *p, const char *topic,
+                             sj_contact_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->found = p->found;
+    snprintf(c->email, sizeof c->email, "%s", p->email);
+    snprintf(c->phone, sizeof c->phone, "%s", p->phone);
+    snprintf(c->app_inbox, sizeof c->app_inbox, "%s", p->app_inbox);
+    snprintf(c->given_name, sizeof c->given_name, "%s", p->given_name);
+    snprintf(c->status, sizeof c->status, "%s", p->status);
+    for (int k = 0; k < SJ_ROUTE_CHANNELS; k++)
+        c->consent[k] = sj_profile_consented(p, k, topic);
 }

@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/common.h"
+#include "segments/profile.h"
 
 typedef enum {
     SJ_ROUTE_EMAIL = 0,
@@ -55,6 +56,12 @@ typedef struct sj_contact {
     char status[16];
     bool consent[SJ_ROUTE_CHANNELS];
 } sj_contact_t;
+
+/* Fills c from a profile read with sj_profile_append_read_full() (profile
+ * v2: consents live in sj:res:{P}:consent), for an intent on `topic` (the
+ * intent's "topic"; NULL = none): consent[ch] is sj_profile_consented(). */
+void sj_contact_from_profile(const sj_profile_full_t *p, const char *topic,
+                             sj_contact_t *c);
 
 /* The profile fields sj_contact_from_reply() expects, in this order, for an
  * HMGET sj:res:{<pseudonym>} <fields...>. */

@@ -39,7 +39,7 @@
 /* The suffixes of per-resident keys after "sj:res:{P}" ("" is the profile). */
 #define SJ_RES_SUFFIXES                                                                  \
     {                                                                                    \
-        "", ":consent", ":intents", ":pending", ":sent", ":goals", ":exposure"           \
+        "", ":consent", ":intents", ":pending", ":body", ":sent", ":goals", ":exposure"  \
     }
 
 /* Writes "sj:res:{<pseudonym>}<suffix>" into out (SJ_KEY_MAX bytes). */

@@ -38,15 +38,25 @@ typedef struct sj_send_window {
  * it is inside, else the next opening. Handles the days of the week and the
  * daylight-saving changes (a 09:00 opening is 08:00 UTC in winter and 07:00
  * UTC in summer; an opening inside the skipped hour of the spring change
- * moves to the first minute after it). An unset window returns utc_ms. */
+ * moves to the first minute after it, and a window wholly inside that hour
+ * is closed that day; the hour repeated in autumn is inside both times). A
+ * NULL, unset or invalid window (no days, from >= to, outside 0..1440), and
+ * times before 1900 or after 9999, return utc_ms. */
 int64_t sj_nudge_window_next(const sj_send_window_t *w, int64_t utc_ms);
 
 /* Parses "mon-fri 09:00-18:00", "mon,wed,sat 10:00-12:30", "daily 08:00-20:00"
- * (the nudge.send-window setting). SJ_ERR_INPUT with a message otherwise. */
+ * (the nudge.send-window setting): days and hours separated by blanks; days
+ * "daily" or a comma-separated list of mon..sun and ranges (any case; a range
+ * may wrap, "fri-mon"); hours H:MM or HH:MM, 00:00-23:59, and 24:00 as a
+ * closing time; the opening before the closing (no window over midnight); at
+ * most 128 characters. SJ_ERR_INPUT with a message otherwise, w unset. */
 sj_status_t sj_nudge_window_parse(const char *s, sj_send_window_t *w, char *errstr,
                                   size_t errstr_size);
 
-/* Writes a window back in the syntax above ("mon-fri 09:00-18:00"). */
+/* Writes a window back in the syntax above, in a canonical form: "daily",
+ * runs of three days or more as ranges ("mon-fri", "mon,wed,sat",
+ * "mon,fri-sun") and HH:MM. An unset window writes "". out is always
+ * NUL-terminated (when out_size > 0); 40 bytes hold any parsed window. */
 void sj_nudge_window_format(const sj_send_window_t *w, char *out, size_t out_size);
 
 /* What the resident has for one channel. consent and topic_consent: 1 given,
@@ -81,32 +91,41 @@ const char *sj_nudge_reason_name(sj_nudge_reason_t r);
 
 /* Rule 1+2: the campaign's channels (order of preference, sj_channel_t
  * values) that the resident is reachable on and has not refused: a channel
- * is usable when reachable, consent != 0 and topic_consent != 0 (never
- * stated counts as yes only when require_consent is false). Writes them in
- * order to out[] and their count to *n_out; when none is usable, returns the
- * reason (OPTED_OUT when a topic refusal was decisive, NO_CONSENT when a
- * channel refusal or missing consent was, else NO_CHANNEL), else SJ_NUDGE_OK. */
+ * is usable when reachable, consent != 0 and topic_consent != 0. A channel
+ * consent never stated (-1) counts as yes when require_consent is false, or
+ * when the resident said yes to this very topic on it (topic_consent 1); a
+ * topic consent never stated is no opt-out (campaigns without a topic have
+ * -1 there). Writes the usable channels in order to out[] (room for
+ * n_channels; values outside sj_channel_t and repeats are skipped) and their
+ * count to *n_out; when none is usable, returns the reason: NO_CHANNEL when
+ * no channel of the campaign is reachable, OPTED_OUT when a topic refusal was
+ * decisive (a reachable channel had consent but its topic was refused),
+ * else NO_CONSENT (every reachable channel refused or lacks consent). */
 sj_nudge_reason_t sj_nudge_channels(const int *channels, size_t n_channels,
                                     const sj_nudge_contact_t *c, bool require_consent,
                                     int *out, size_t *n_out);
 
 /* Rule 3: may one more nudge go out at now_ms, given the send times
  * (UTC ms, any order) of the resident's counted nudges? At most cap_count in
- * any cap_days-day period ending at now. When not, *next_ms is the first
- * moment a slot frees (the cap_count-th most recent send + cap_days days).
- * cap_count 0 disables the cap. */
+ * any cap_days-day period ending at now: sends after now - cap_days days
+ * count (also sends after now, as in a replay; a send exactly cap_days days
+ * ago no longer does). When not, *next_ms is the first moment a slot frees
+ * (the cap_count-th most recent send + cap_days days); when it may, now_ms.
+ * next_ms may be NULL. cap_count 0 (or cap_days 0) disables the cap. */
 bool sj_nudge_cap(const int64_t *sent_ms, size_t n_sent, int64_t now_ms,
                   unsigned cap_count, unsigned cap_days, int64_t *next_ms);
 
 /* Rule 6: the experiment bucket of a resident, 0..9999: the first 8 bytes of
  * SHA-256(experiment "|" pseudonym) as a big-endian integer, mod 10000.
  * Stable across restarts, machines and versions; changing the experiment id
- * reshuffles everyone. */
+ * reshuffles everyone. NULL reads as "". Any thread. Should OpenSSL fail
+ * to allocate its digest context, returns bucket 0. */
 unsigned sj_nudge_bucket(const char *experiment, const char *pseudonym);
 
 /* Maps a bucket to a variant: weights are percents that add up to 100; the
  * variant whose cumulative range [sum before, sum incl.) * 100 holds the
- * bucket. Returns the variant index. */
+ * bucket. Returns the variant index (a variant of weight 0 is never chosen;
+ * buckets beyond the weights' sum go to the last variant; n 0 returns 0). */
 size_t sj_nudge_assign(unsigned bucket, const unsigned *weights, size_t n);
 
 #endif

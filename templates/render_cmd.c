@@ -1,20 +1,32 @@
-/* `seintje render`: renders one Mustache template file with JSON data and
- * writes the result to stdout, so that communication officers can preview a
- * message and tests can check templates from the shell.
+/* `seintje render`: renders Mustache templates with JSON data and writes the
+ * result to stdout, so that communication officers can preview a message as
+ * `seintje deliver` would send it and tests can check templates from the shell.
  *
  *     seintje render letter.mustache --data resident.json --partials partials/
+ *     seintje render templates/campaigns/id-card-renewal/plain/nl --channel email \
+ *         --data context.json --date 2026-12-02T09:00:00Z
  *
- * The text channel (the default) writes exactly the rendered bytes and
- * nothing else. The email, sms and app channels belong to their renderers;
- * until those are wired in, asking for them is an honest usage error rather
- * than a look-alike result. Partials come from DIR/NAME.mustache files, all
- * loaded up front so that a broken partial is reported with its file, line
- * and column even when the template does not reach it. Unlike the engine,
- * this file does I/O: it is a command. */
+ * The text channel (the default) writes exactly the rendered bytes of one
+ * file and nothing else. The sms, email and app channels hand the rendered
+ * parts to their renderers (sms.h, email.h, app.h) and print what those build:
+ * the SMS analysis as JSON, the RFC 5322 message, the app inbox payload. For
+ * them TEMPLATE may be a template set, a <campaign>/<variant>/<lang>/
+ * directory in the layout deliver reads (consumers/compose.h), rendered with
+ * the context deliver builds; what deliver takes from the intent, the profile
+ * or its configuration (sender, recipient, id, Date, ...) comes from options
+ * with preview defaults. The layout, the context additions and the part
+ * rules repeat consumers/compose.c, which this library may not include
+ * (consumers depend on templates, not the other way round).
+ *
+ * Every template and partial is compiled up front, so a broken file is
+ * reported with its file, line and column even when the message does not
+ * reach it, and stdout gets nothing unless the whole output was built. Unlike
+ * the engine, this file does I/O: it is a command. */
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,40 +35,155 @@
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/common.h"
+#include "core/text.h"
+#include "core/timeutil.h"
+#include "templates/app.h"
+#include "templates/email.h"
+#include "templates/locale.h"
 #include "templates/mustache.h"
+#include "templates/sms.h"
 
 #define RENDER_MAX_DATA     (64u << 20) /* bytes of JSON data */
 #define RENDER_MAX_OUTPUT   (64u << 20) /* bytes of rendered output */
 #define RENDER_MAX_PARTIALS 4096        /* files in --partials DIR */
+#define RENDER_MAX_PART     (1u << 20)  /* one part of a message, as deliver */
+#define RENDER_MAX_LINE     4096        /* a one-line part: title, link, SMS */
 #define PARTIAL_EXT         ".mustache"
+#define PATH_LEN            4096
+
+/* SMS parts deliver allows (SJ_COMPOSE_SMS_MAX_PARTS, consumers/compose.h). */
+#define RENDER_SMS_SEGMENTS 3
+
+/* Preview defaults for what deliver takes from its configuration, the intent
+ * and the resident's profile. */
+#define DEFAULT_FROM   "Gemeente <noreply@example.org>" /* email.from */
+#define DEFAULT_TO     "resident@example.org"
+#define DEFAULT_DOMAIN "seintje.example.org" /* email.domain */
+#define DEFAULT_ID     "preview"
+#define DEFAULT_URL    "https://www.example.org" /* deliver's municipality_url */
 
 static const char usage_text[] =
-    "usage: seintje render TEMPLATE [--data FILE.json] [--partials DIR] [--channel "
-    "text]\n"
-    "                      [--no-escape]\n"
+    "usage: seintje render TEMPLATE [--data FILE.json] [--partials DIR]\n"
+    "                      [--channel text|email|sms|app] [options]\n"
     "\n"
-    "Renders the Mustache template in the file TEMPLATE and writes the result to\n"
-    "stdout: exactly the rendered bytes, nothing added.\n"
+    "Renders a Mustache template with JSON data and writes the result to stdout.\n"
+    "  --channel text   TEMPLATE is one file: exactly the rendered bytes (default)\n"
+    "  --channel sms    TEMPLATE is one file or a template set: the SMS as JSON\n"
+    "                   {\"text\",\"encoding\",\"characters\",\"segments\"}\n"
+    "  --channel email  TEMPLATE is a template set: the RFC 5322 MIME message\n"
+    "  --channel app    TEMPLATE is a template set: the app inbox payload (JSON)\n"
+    "\n"
+    "A template set is a <campaign>/<variant>/<lang>/ directory as deliver reads\n"
+    "it: email.subject.mustache, email.text.mustache, email.html.mustache\n"
+    "(optional), sms.mustache, app.title.mustache, app.body.mustache,\n"
+    "link.mustache (optional). Its context is the data plus, where the data lacks\n"
+    "them, what deliver adds: municipality, municipality_title and\n"
+    "municipality_url from the set's ../../../_site.json by the data's nis,\n"
+    "unsubscribe_url, why_url, intent_id, language, lang_<code>, channel, link\n"
+    "(link.mustache, else municipality_url). Only the HTML part is HTML-escaped.\n"
     "\n"
     "options:\n"
     "  -d, --data FILE        the context, a JSON document ('-' reads stdin);\n"
     "                         without it the context is {}\n"
-    "  -p, --partials DIR     load every DIR/NAME.mustache as partial or parent NAME\n"
-    "      --channel CHANNEL  text (default); email, sms and app are not available yet\n"
-    "      --no-escape        do not HTML-escape {{name}} (for plain text)\n"
+    "  -p, --partials DIR     load every DIR/NAME.mustache as partial or parent NAME,\n"
+    "                         and NAME.<lang>.mustache as NAME too; default for a\n"
+    "                         template set: its ../../../_partials if that exists\n"
+    "      --channel CHANNEL  text (default), email, sms or app\n"
+    "      --lang LANG        nl, fr, de or en: adds <key>_long and <key>_weekday\n"
+    "                         for every YYYY-MM-DD date in the data; default for a\n"
+    "                         template set: its directory name\n"
+    "      --no-escape        do not HTML-escape {{name}} (channel text only)\n"
+    "      --max-segments N   SMS parts allowed, 1..255 (default 3, as deliver)\n"
+    "      --id ID            notification id: Message-ID, app id, intent_id and\n"
+    "                         the default URLs (default " DEFAULT_ID ")\n"
+    "      --from ADDR        e-mail sender, \"Name <address>\" (default\n"
+    "                         \"" DEFAULT_FROM "\")\n"
+    "      --to ADDR          e-mail recipient, \"Name <address>\" or an address\n"
+    "                         (default " DEFAULT_TO "); without a name the\n"
+    "                         data's given_name is the display name, as in deliver\n"
+    "      --domain DOMAIN    right-hand side of the Message-ID (default\n"
+    "                         " DEFAULT_DOMAIN ")\n"
+    "      --date TIME        the e-mail Date, RFC 3339 (default now; give one for\n"
+    "                         reproducible output)\n"
+    "      --unsubscribe URL  https URL for List-Unsubscribe and {{unsubscribe_url}}\n"
+    "                         (default <municipality_url>/seintje/unsubscribe?id=ID)\n"
+    "      --link URL         the deep link {{link}} and the app's deep_link\n"
+    "                         (default: link.mustache, else municipality_url)\n"
+    "      --category CAT     app category: informational (default) or\n"
+    "                         action-required\n"
+    "      --expires TIME     app expires_at, RFC 3339 (default none)\n"
     "  -h, --help             show this help\n"
     "\n"
     "Templates follow the Mustache specification v1.4 with inheritance and dynamic\n"
     "partial names. Exit codes: 0 ok, 1 the output could not be written, 2 bad\n"
-    "usage or bad input (errors name file:line:column).\n";
+    "usage or bad input (template errors name file:line:column; a message that a\n"
+    "renderer refuses, e.g. too many SMS parts or CR/LF in a header, names the\n"
+    "template or set). Nothing is written to stdout on error.\n";
+
+typedef enum { CH_TEXT = 0, CH_EMAIL, CH_SMS, CH_APP, N_CHANNELS } channel_t;
+
+static const char *const channel_names[N_CHANNELS] = {"text", "email", "sms", "app"};
+
+/* The files of a template set, named as consumers/compose.c names them. */
+typedef enum {
+    P_SUBJECT = 0,
+    P_TEXT,
+    P_HTML,
+    P_SMS,
+    P_APP_TITLE,
+    P_APP_BODY,
+    P_LINK,
+    N_PARTS
+} part_t;
+
+static const char *const part_files[N_PARTS] = {
+    "email.subject.mustache", "email.text.mustache", "email.html.mustache",
+    "sms.mustache",           "app.title.mustache",  "app.body.mustache",
+    "link.mustache"};
 
 typedef struct {
-    const char *template_path;
-    const char *data_path;
-    const char *partials_dir;
-    const char *channel;
+    const char *template_path, *data_path, *partials_dir, *channel, *lang;
+    const char *max_segments, *id, *from, *to, *domain, *date, *unsubscribe, *link;
+    const char *category, *expires;
     unsigned flags;
 } render_args_t;
+
+/* Options that take a value: short name (or NULL), long name, where it goes. */
+static const struct {
+    const char *short_name, *name;
+    size_t offset;
+} value_options[] = {
+    {"-d", "--data", offsetof(render_args_t, data_path)},
+    {"-p", "--partials", offsetof(render_args_t, partials_dir)},
+    {NULL, "--channel", offsetof(render_args_t, channel)},
+    {NULL, "--lang", offsetof(render_args_t, lang)},
+    {NULL, "--max-segments", offsetof(render_args_t, max_segments)},
+    {NULL, "--id", offsetof(render_args_t, id)},
+    {NULL, "--from", offsetof(render_args_t, from)},
+    {NULL, "--to", offsetof(render_args_t, to)},
+    {NULL, "--domain", offsetof(render_args_t, domain)},
+    {NULL, "--date", offsetof(render_args_t, date)},
+    {NULL, "--unsubscribe", offsetof(render_args_t, unsubscribe)},
+    {NULL, "--link", offsetof(render_args_t, link)},
+    {NULL, "--category", offsetof(render_args_t, category)},
+    {NULL, "--expires", offsetof(render_args_t, expires)},
+};
+
+/* One run of the command; everything in it is owned by it. */
+typedef struct {
+    render_args_t a;
+    channel_t channel;
+    bool is_set;            /* TEMPLATE is a template-set directory */
+    char set_dir[PATH_LEN]; /* TEMPLATE without trailing slashes */
+    char root[PATH_LEN];    /* the templates directory a set lives in */
+    const char *lang;       /* "nl", "fr", "de", "en", or NULL when not known */
+    size_t max_segments;
+    int64_t date_ms;
+    sj_tmpl_set_t *partials;
+    sj_tmpl_t *part[N_PARTS]; /* a set's files; a single file is part[P_TEXT] */
+    json_t *ctx;
+    sj_buf_t out;
+} render_t;
 
 static int usage_error(const char *fmt, ...) SJ_PRINTF(1, 2);
 
@@ -162,7 +289,7 @@ static int list_partials(const char *dir, char ***names, size_t *count)
         if (e->d_name[0] == '.' || len <= ext ||
             strcmp(e->d_name + len - ext, PARTIAL_EXT))
             continue;
-        char path[4096];
+        char path[PATH_LEN];
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
@@ -178,25 +305,45 @@ static int list_partials(const char *dir, char ***names, size_t *count)
     return rc;
 }
 
-static int load_partials(const char *dir, sj_tmpl_set_t *set)
+/* Compiles DIR/FILE and stores it in set under `name`. */
+static int add_partial(const char *dir, const char *file, const char *name,
+                       sj_tmpl_set_t *set)
+{
+    char path[PATH_LEN];
+    int plen = snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (plen < 0 || (size_t)plen >= sizeof path)
+        return usage_error("path too long: %s/%s", dir, file);
+    sj_tmpl_t *t;
+    int rc = compile_file(path, "partial", &t);
+    if (rc != SJ_EXIT_OK) return rc;
+    if (sj_tmpl_set_put(set, name, t) != SJ_OK) {
+        sj_tmpl_destroy(t);
+        return usage_error("out of memory");
+    }
+    return SJ_EXIT_OK;
+}
+
+/* Loads every DIR/NAME.mustache as NAME. With a language, a second pass also
+ * stores NAME.<lang>.mustache as NAME, replacing a shared NAME.mustache, which
+ * is how deliver picks a partial per language (consumers/compose.c). */
+static int load_partials(const char *dir, const char *lang, sj_tmpl_set_t *set)
 {
     char **names = NULL;
-    size_t count = 0;
+    size_t count = 0, ext = strlen(PARTIAL_EXT);
     int rc = list_partials(dir, &names, &count);
     for (size_t i = 0; i < count && rc == SJ_EXIT_OK; i++) {
-        char path[4096];
-        int plen = snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (plen < 0 || (size_t)plen >= sizeof path) {
-            rc = usage_error("path too long: %s/%s", dir, names[i]);
-            break;
-        }
-        sj_tmpl_t *t;
-        if ((rc = compile_file(path, "partial", &t)) != SJ_EXIT_OK) break;
-        names[i][strlen(names[i]) - strlen(PARTIAL_EXT)] = '\0';
-        if (sj_tmpl_set_put(set, names[i], t) != SJ_OK) {
-            sj_tmpl_destroy(t);
-            rc = usage_error("out of memory");
-        }
+        char name[PATH_LEN];
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(names[i]) - ext), names[i]);
+        rc = add_partial(dir, names[i], name, set);
+    }
+    for (size_t i = 0; lang && i < count && rc == SJ_EXIT_OK; i++) {
+        size_t stem = strlen(names[i]) - ext, ll = strlen(lang);
+        if (stem <= ll + 1 || names[i][stem - ll - 1] != '.' ||
+            strncmp(names[i] + stem - ll, lang, ll))
+            continue;
+        char name[PATH_LEN];
+        snprintf(name, sizeof name, "%.*s", (int)(stem - ll - 1), names[i]);
+        rc = add_partial(dir, names[i], name, set);
     }
     for (size_t i = 0; i < count; i++) free(names[i]);
     free(names);
@@ -219,26 +366,24 @@ static int parse_args(int argc, char **argv, render_args_t *a)
                 a->flags |= SJ_TMPL_NO_ESCAPE;
                 continue;
             }
-            const char *opts[][2] = {
-                {"-d", "--data"}, {"-p", "--partials"}, {"", "--channel"}};
-            const char **slot[] = {&a->data_path, &a->partials_dir, &a->channel};
             size_t k;
-            for (k = 0; k < SJ_ARRAY_LEN(opts); k++) {
-                size_t ln = strlen(opts[k][1]);
-                if (!strcmp(arg, opts[k][0]) || !strcmp(arg, opts[k][1])) {
+            for (k = 0; k < SJ_ARRAY_LEN(value_options); k++) {
+                const char *s = value_options[k].short_name, *l = value_options[k].name;
+                size_t ln = strlen(l);
+                if ((s && !strcmp(arg, s)) || !strcmp(arg, l)) {
                     if (i + 1 >= argc) return usage_error("%s needs a value", arg);
                     val = argv[++i];
                     break;
                 }
-                if (!strncmp(arg, opts[k][1], ln) && arg[ln] == '=') {
+                if (!strncmp(arg, l, ln) && arg[ln] == '=') {
                     val = arg + ln + 1;
                     break;
                 }
             }
-            if (k == SJ_ARRAY_LEN(opts))
+            if (k == SJ_ARRAY_LEN(value_options))
                 return usage_error("unknown option '%s' (see seintje render --help)",
                                    arg);
-            *slot[k] = val;
+            *(const char **)((char *)a + value_options[k].offset) = val;
             continue;
         }
         if (a->template_path)
@@ -251,50 +396,493 @@ static int parse_args(int argc, char **argv, render_args_t *a)
     return SJ_EXIT_OK;
 }
 
-static int check_channel(const char *channel)
+/* Checks the options that do not depend on TEMPLATE and converts them. */
+static int check_options(render_t *r)
 {
-    if (!strcmp(channel, "text")) return SJ_EXIT_OK;
-    if (!strcmp(channel, "email") || !strcmp(channel, "sms") || !strcmp(channel, "app"))
-        return usage_error("channel '%s' is not available yet", channel);
-    return usage_error("unknown channel '%s' (text, email, sms or app)", channel);
+    const render_args_t *a = &r->a;
+    int c;
+    for (c = 0; c < N_CHANNELS && strcmp(a->channel, channel_names[c]); c++) continue;
+    if (c == N_CHANNELS)
+        return usage_error("unknown channel '%s' (text, email, sms or app)", a->channel);
+    r->channel = (channel_t)c;
+    if ((a->flags & SJ_TMPL_NO_ESCAPE) && r->channel != CH_TEXT)
+        return usage_error("--no-escape applies to --channel text only (the other "
+                           "channels escape the HTML part only, as deliver does)");
+    r->max_segments = RENDER_SMS_SEGMENTS;
+    if (a->max_segments) {
+        uint64_t n;
+        if (r->channel != CH_SMS)
+            return usage_error("--max-segments applies to --channel sms only");
+        if (sj_parse_u64(a->max_segments, strlen(a->max_segments), &n) != SJ_OK ||
+            n < 1 || n > SJ_SMS_MAX_SEGMENTS)
+            return usage_error("--max-segments '%s' is not a number from 1 to %d",
+                               a->max_segments, SJ_SMS_MAX_SEGMENTS);
+        r->max_segments = (size_t)n;
+    }
+    char err[256];
+    sj_lang_t lang;
+    if (a->lang && sj_lang_parse(a->lang, &lang, err, sizeof err) != SJ_OK)
+        return usage_error("--lang: %s", err);
+    if (a->lang) r->lang = sj_lang_code(lang);
+    r->date_ms = sj_now_ms();
+    if (a->date && sj_time_parse_rfc3339(a->date, strlen(a->date), &r->date_ms) != SJ_OK)
+        return usage_error("--date '%s' is not an RFC 3339 time such as "
+                           "2026-12-02T09:00:00Z",
+                           a->date);
+    return SJ_EXIT_OK;
+}
+
+/* The language a set's directory name says, or NULL. */
+static const char *lang_of_dir(const char *dir)
+{
+    static const char *const codes[] = {"nl", "fr", "de", "en"};
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    for (size_t i = 0; i < SJ_ARRAY_LEN(codes); i++)
+        if (!strcmp(base, codes[i])) return codes[i];
+    return NULL;
+}
+
+/* root = the directory three levels above the set, written as the user would
+ * ("templates/campaigns" for "templates/campaigns/x/plain/nl/") when the path
+ * names those levels, else with "/../../..". */
+static void set_root(render_t *r)
+{
+    char tmp[PATH_LEN];
+    snprintf(tmp, sizeof tmp, "%s", r->set_dir);
+    int levels = 0;
+    for (; levels < 3; levels++) {
+        char *slash = strrchr(tmp, '/');
+        const char *base = slash ? slash + 1 : tmp;
+        if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) break;
+        if (!slash) { /* "campaign/variant/nl": the root is "." */
+            if (levels == 2) snprintf(tmp, sizeof tmp, ".");
+            levels += levels == 2;
+            break;
+        }
+        if (slash == tmp) break; /* "/campaign/...": keep the literal form */
+        *slash = '\0';
+    }
+    if (levels == 3)
+        snprintf(r->root, sizeof r->root, "%s", tmp);
+    else
+        snprintf(r->root, sizeof r->root, "%.4000s/../../..", r->set_dir);
+}
+
+/* Decides between a single file and a template set, and the language. */
+static int check_template(render_t *r)
+{
+    const char *path = r->a.template_path;
+    struct stat sb;
+    if (!strcmp(path, "-")) { /* the template from stdin */
+        sb.st_mode = S_IFREG;
+    } else if (stat(path, &sb) != 0)
+        return usage_error("cannot open template %s: %s", path, strerror(errno));
+    r->is_set = S_ISDIR(sb.st_mode);
+    if (r->is_set && r->channel == CH_TEXT)
+        return usage_error("%s is a directory: --channel text renders one template "
+                           "file (a template set needs --channel email, sms or app)",
+                           path);
+    if (!r->is_set && (r->channel == CH_EMAIL || r->channel == CH_APP))
+        return usage_error("%s: --channel %s needs a template set, a directory "
+                           "<campaign>/<variant>/<lang>/ (see --help)",
+                           path, channel_names[r->channel]);
+    if (!r->is_set) return SJ_EXIT_OK;
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    if (n >= sizeof r->set_dir) return usage_error("path too long: %s", path);
+    memcpy(r->set_dir, path, n);
+    r->set_dir[n] = '\0';
+    set_root(r);
+    if (!r->lang) r->lang = lang_of_dir(r->set_dir);
+    if (!r->lang)
+        return usage_error("%s: cannot tell the language of this template set: name "
+                           "the directory nl, fr, de or en, or give --lang",
+                           r->set_dir);
+    return SJ_EXIT_OK;
+}
+
+/* Partials: --partials, else a set's <root>/_partials when it exists. */
+static int load_all_partials(render_t *r)
+{
+    if (!(r->partials = sj_tmpl_set_new())) return usage_error("out of memory");
+    if (r->a.partials_dir) return load_partials(r->a.partials_dir, r->lang, r->partials);
+    if (!r->is_set) return SJ_EXIT_OK;
+    char dir[PATH_LEN + 16];
+    struct stat sb;
+    snprintf(dir, sizeof dir, "%s/_partials", r->root);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return SJ_EXIT_OK;
+    return load_partials(dir, r->lang, r->partials);
+}
+
+/* Whether the channel needs part p of a set. */
+static bool part_needed(channel_t ch, part_t p)
+{
+    switch (ch) {
+    case CH_EMAIL:
+        return p == P_SUBJECT || p == P_TEXT;
+    case CH_SMS:
+        return p == P_SMS;
+    case CH_APP:
+        return p == P_APP_TITLE || p == P_APP_BODY;
+    default:
+        return false;
+    }
+}
+
+/* Compiles every file of the set that exists, as deliver does, so a broken
+ * app title fails the e-mail preview just as it would fail the delivery. */
+static int load_set(render_t *r)
+{
+    for (int p = 0; p < N_PARTS; p++) {
+        char path[PATH_LEN + 64];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", r->set_dir, part_files[p]);
+        if (stat(path, &sb) != 0) {
+            if (part_needed(r->channel, (part_t)p))
+                return usage_error("%s: missing (--channel %s needs it)", path,
+                                   channel_names[r->channel]);
+            continue;
+        }
+        int rc = compile_file(path, "template", &r->part[p]);
+        if (rc != SJ_EXIT_OK) return rc;
+    }
+    return SJ_EXIT_OK;
+}
+
+static void rtrim(sj_buf_t *b)
+{
+    while (b->len > 0 && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r' ||
+                          b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
+        b->data[--b->len] = '\0';
+}
+
+/* Renders part p into out (reset first) with deliver's rules: only the HTML
+ * part is escaped, every part but the e-mail bodies loses trailing
+ * whitespace. Reports errors. */
+static int render_part(const render_t *r, part_t p, sj_buf_t *out)
+{
+    sj_buf_reset(out);
+    sj_tmpl_error_t err;
+    unsigned flags = p == P_HTML ? 0 : SJ_TMPL_NO_ESCAPE;
+    if (sj_tmpl_render(r->part[p], r->partials, r->ctx, flags, out, &err) != SJ_OK)
+        return usage_error("%s", err.message);
+    if (p != P_TEXT && p != P_HTML) rtrim(out);
+    return SJ_EXIT_OK;
+}
+
+/* Sets ctx[key] to value; unless force, only when the data has no such key. */
+static int put_string(json_t *ctx, const char *key, const char *value, bool force)
+{
+    if (!value || (!force && json_object_get(ctx, key))) return SJ_EXIT_OK;
+    if (json_object_set_new(ctx, key, json_string(value)) != 0)
+        return usage_error("cannot set %s in the context: not valid UTF-8", key);
+    return SJ_EXIT_OK;
+}
+
+/* A branding text of a _site.json entry: a string, or one per language. */
+static const char *site_text(const json_t *entry, const char *key, const char *lang)
+{
+    const json_t *v = json_object_get(entry, key);
+    if (json_is_string(v)) return json_string_value(v);
+    const json_t *t = json_object_get(v, lang);
+    if (!json_is_string(t)) t = json_object_get(v, "nl");
+    return json_is_string(t) ? json_string_value(t) : NULL;
+}
+
+/* <root>/_site.json, or an empty object when there is none. */
+static int load_site(const render_t *r, json_t **site)
+{
+    char path[PATH_LEN + 16];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/_site.json", r->root);
+    if (stat(path, &sb) != 0) {
+        *site = json_object();
+        return *site ? SJ_EXIT_OK : usage_error("out of memory");
+    }
+    json_error_t jerr;
+    *site = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*site)
+        return usage_error("%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    if (!json_is_object(*site))
+        return usage_error("%s: expected {\"default\": {...}, \"municipalities\": "
+                           "{\"<nis>\": {...}}}",
+                           path);
+    return SJ_EXIT_OK;
+}
+
+/* Branding by the data's nis, as deliver looks it up. */
+static int add_branding(render_t *r)
+{
+    json_t *site;
+    int rc = load_site(r, &site);
+    if (rc != SJ_EXIT_OK) {
+        json_decref(site);
+        return rc;
+    }
+    const char *nis = json_string_value(json_object_get(r->ctx, "nis"));
+    const json_t *entry =
+        nis ? json_object_get(json_object_get(site, "municipalities"), nis) : NULL;
+    if (!entry) entry = json_object_get(site, "default");
+    const char *url = site_text(entry, "url", r->lang);
+    rc = put_string(r->ctx, "municipality", site_text(entry, "name", r->lang), false);
+    if (rc == SJ_EXIT_OK)
+        rc = put_string(r->ctx, "municipality_title", site_text(entry, "title", r->lang),
+                        false);
+    if (rc == SJ_EXIT_OK)
+        rc = put_string(r->ctx, "municipality_url", url ? url : DEFAULT_URL, false);
+    json_decref(site);
+    return rc;
+}
+
+/* ctx[key] = "<municipality_url><path><id>" unless the data has key. */
+static int put_url(render_t *r, const char *key, const char *path)
+{
+    if (json_object_get(r->ctx, key)) return SJ_EXIT_OK;
+    const char *base = json_string_value(json_object_get(r->ctx, "municipality_url"));
+    json_t *v = json_sprintf("%s%s%s", base ? base : DEFAULT_URL, path, r->a.id);
+    if (!v || json_object_set_new(r->ctx, key, v) != 0)
+        return usage_error("cannot set %s in the context: not valid UTF-8", key);
+    return SJ_EXIT_OK;
+}
+
+/* The context deliver builds around the intent's (consumers/compose.h), with
+ * the data in the intent's place; the data wins, options win over the data. */
+static int build_set_context(render_t *r)
+{
+    if (!json_is_object(r->ctx))
+        return usage_error("%s: the context of a template set must be a JSON object",
+                           strcmp(r->a.data_path, "-") ? r->a.data_path : "<stdin>");
+    int rc = add_branding(r);
+    if (rc == SJ_EXIT_OK)
+        rc = put_string(r->ctx, "unsubscribe_url", r->a.unsubscribe, true);
+    if (rc == SJ_EXIT_OK) rc = put_url(r, "unsubscribe_url", "/seintje/unsubscribe?id=");
+    if (rc == SJ_EXIT_OK) rc = put_url(r, "why_url", "/seintje/why?id=");
+    if (rc == SJ_EXIT_OK) rc = put_string(r->ctx, "intent_id", r->a.id, false);
+    if (rc == SJ_EXIT_OK) rc = put_string(r->ctx, "language", r->lang, false);
+    if (rc == SJ_EXIT_OK)
+        rc = put_string(r->ctx, "channel", channel_names[r->channel], false);
+    char lang_key[16];
+    snprintf(lang_key, sizeof lang_key, "lang_%s", r->lang);
+    if (rc == SJ_EXIT_OK && !json_object_get(r->ctx, lang_key) &&
+        json_object_set_new(r->ctx, lang_key, json_true()) != 0)
+        rc = usage_error("out of memory");
+    return rc;
+}
+
+/* <key>_long and <key>_weekday for every date, in the message language. */
+static int enrich(render_t *r)
+{
+    sj_lang_t lang;
+    char err[256];
+    if (sj_lang_parse(r->lang, &lang, err, sizeof err) != SJ_OK ||
+        sj_locale_enrich(r->ctx, lang, err, sizeof err) != SJ_OK)
+        return usage_error("%s: %s",
+                           !r->a.data_path               ? "context"
+                           : strcmp(r->a.data_path, "-") ? r->a.data_path
+                                                         : "<stdin>",
+                           err);
+    return SJ_EXIT_OK;
+}
+
+/* The deep link first, as deliver does: every other part may use {{link}}. */
+static int add_link(render_t *r)
+{
+    if (r->a.link) return put_string(r->ctx, "link", r->a.link, true);
+    if (json_object_get(r->ctx, "link")) return SJ_EXIT_OK;
+    if (!r->part[P_LINK])
+        return put_string(r->ctx, "link",
+                          json_string_value(json_object_get(r->ctx, "municipality_url")),
+                          false);
+    sj_buf_t link;
+    sj_buf_init(&link, RENDER_MAX_LINE);
+    int rc = render_part(r, P_LINK, &link);
+    if (rc == SJ_EXIT_OK) rc = put_string(r->ctx, "link", sj_buf_cstr(&link), true);
+    sj_buf_free(&link);
+    return rc;
+}
+
+static int build_context(render_t *r)
+{
+    int rc = load_data(r->a.data_path, &r->ctx);
+    if (rc == SJ_EXIT_OK && r->is_set) rc = build_set_context(r);
+    if (rc == SJ_EXIT_OK && r->lang) rc = enrich(r);
+    if (rc == SJ_EXIT_OK && r->is_set) rc = add_link(r);
+    return rc;
+}
+
+/* Splits "Name <address>" or a bare address into its parts (new strings). */
+static int parse_mailbox(const char *opt, const char *s, char **name, char **addr)
+{
+    const char *lt = strrchr(s, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt && gt && gt > lt + 1 && gt[1] == '\0') {
+        size_t n = (size_t)(lt - s);
+        while (n > 0 && s[n - 1] == ' ') n--;
+        *name = strndup(s, n);
+        *addr = strndup(lt + 1, (size_t)(gt - lt - 1));
+    } else if (!lt && !strchr(s, '>')) {
+        *name = strdup("");
+        *addr = strdup(s);
+    } else {
+        return usage_error("%s is not \"Name <address>\" or an address", opt);
+    }
+    return *name && *addr ? SJ_EXIT_OK : usage_error("out of memory");
+}
+
+static int build_email(render_t *r)
+{
+    sj_buf_t subject, text, html;
+    sj_buf_init(&subject, SJ_EMAIL_MAX_SUBJECT);
+    sj_buf_init(&text, RENDER_MAX_PART);
+    sj_buf_init(&html, RENDER_MAX_PART);
+    char *from_name = NULL, *from_addr = NULL, *to_name = NULL, *to_addr = NULL;
+    int rc = parse_mailbox("--from", r->a.from, &from_name, &from_addr);
+    if (rc == SJ_EXIT_OK) rc = parse_mailbox("--to", r->a.to, &to_name, &to_addr);
+    if (rc == SJ_EXIT_OK) rc = render_part(r, P_SUBJECT, &subject);
+    if (rc == SJ_EXIT_OK) rc = render_part(r, P_TEXT, &text);
+    if (rc == SJ_EXIT_OK && r->part[P_HTML]) rc = render_part(r, P_HTML, &html);
+    if (rc == SJ_EXIT_OK) {
+        const char *given = json_string_value(json_object_get(r->ctx, "given_name"));
+        sj_email_t m = {
+            .from = {sj_email_cstr(from_name), sj_email_cstr(from_addr)},
+            .to = {sj_email_cstr(*to_name ? to_name : given), sj_email_cstr(to_addr)},
+            .subject = {sj_buf_cstr(&subject), subject.len},
+            .text = {sj_buf_cstr(&text), text.len},
+            .html = {r->part[P_HTML] ? sj_buf_cstr(&html) : NULL, html.len},
+            .notification_id = sj_email_cstr(r->a.id),
+            .domain = sj_email_cstr(r->a.domain),
+            .date_ms = r->date_ms,
+            .unsubscribe_url = sj_email_cstr(
+                json_string_value(json_object_get(r->ctx, "unsubscribe_url")))};
+        char err[512];
+        if (sj_email_build(&m, &r->out, err, sizeof err) != SJ_OK)
+            rc = usage_error("%s: %s", r->set_dir, err);
+    }
+    free(from_name);
+    free(from_addr);
+    free(to_name);
+    free(to_addr);
+    sj_buf_free(&subject);
+    sj_buf_free(&text);
+    sj_buf_free(&html);
+    return rc;
+}
+
+/* Appends j (consumed) as indented JSON plus a newline, like the outbox. */
+static int add_json(render_t *r, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    if (!s) return usage_error("out of memory");
+    sj_status_t st = sj_buf_adds(&r->out, s);
+    if (st == SJ_OK) st = sj_buf_addc(&r->out, '\n');
+    free(s);
+    return st == SJ_OK ? SJ_EXIT_OK : usage_error("the output is too large");
+}
+
+static int build_sms(render_t *r)
+{
+    part_t p = r->is_set ? P_SMS : P_TEXT;
+    sj_buf_t text;
+    sj_buf_init(&text, RENDER_MAX_PART);
+    int rc = render_part(r, p, &text);
+    rtrim(&text); /* a single file renders as P_TEXT, which keeps its whitespace */
+    sj_sms_info_t info;
+    char err[256];
+    if (rc == SJ_EXIT_OK && sj_sms_analyse(sj_buf_cstr(&text), text.len, r->max_segments,
+                                           &info, err, sizeof err) != SJ_OK)
+        rc = usage_error("%s: %s", sj_tmpl_name(r->part[p]), err);
+    if (rc == SJ_EXIT_OK) rc = add_json(r, sj_sms_to_json(text.data, text.len, &info));
+    sj_buf_free(&text);
+    return rc;
+}
+
+static int build_app(render_t *r)
+{
+    sj_buf_t title, body;
+    sj_buf_init(&title, RENDER_MAX_LINE);
+    sj_buf_init(&body, RENDER_MAX_PART);
+    int rc = render_part(r, P_APP_TITLE, &title);
+    if (rc == SJ_EXIT_OK) rc = render_part(r, P_APP_BODY, &body);
+    if (rc == SJ_EXIT_OK) {
+        sj_app_msg_t m = {.id = r->a.id,
+                          .language = r->lang,
+                          .category = r->a.category,
+                          .title = sj_buf_cstr(&title),
+                          .title_len = title.len,
+                          .body = sj_buf_cstr(&body),
+                          .body_len = body.len,
+                          .deep_link = json_string_value(json_object_get(r->ctx, "link")),
+                          .expires_at = r->a.expires};
+        char err[256];
+        json_t *j = sj_app_payload(&m, err, sizeof err);
+        rc = j ? add_json(r, j) : usage_error("%s: %s", r->set_dir, err);
+    }
+    sj_buf_free(&title);
+    sj_buf_free(&body);
+    return rc;
+}
+
+static int build_text(render_t *r)
+{
+    sj_tmpl_error_t err;
+    if (sj_tmpl_render(r->part[P_TEXT], r->partials, r->ctx, r->a.flags, &r->out, &err) !=
+        SJ_OK)
+        return usage_error("%s", err.message);
+    return SJ_EXIT_OK;
+}
+
+/* Everything up to the complete output in r->out; nothing is printed but
+ * errors. */
+static int run(render_t *r)
+{
+    int rc = check_options(r);
+    if (rc == SJ_EXIT_OK) rc = check_template(r);
+    if (rc == SJ_EXIT_OK) rc = load_all_partials(r);
+    if (rc == SJ_EXIT_OK)
+        rc = r->is_set ? load_set(r)
+                       : compile_file(r->a.template_path, "template", &r->part[P_TEXT]);
+    if (rc == SJ_EXIT_OK) rc = build_context(r);
+    if (rc != SJ_EXIT_OK) return rc;
+    switch (r->channel) {
+    case CH_EMAIL:
+        return build_email(r);
+    case CH_SMS:
+        return build_sms(r);
+    case CH_APP:
+        return build_app(r);
+    default:
+        return build_text(r);
+    }
 }
 
 int sj_cmd_render(int argc, char **argv)
 {
-    render_args_t a = {.channel = "text"};
-    int rc = parse_args(argc, argv, &a);
+    render_t r = {.a = {.channel = "text",
+                        .id = DEFAULT_ID,
+                        .from = DEFAULT_FROM,
+                        .to = DEFAULT_TO,
+                        .domain = DEFAULT_DOMAIN,
+                        .category = "informational"}};
+    int rc = parse_args(argc, argv, &r.a);
     if (rc < 0) {
         fputs(usage_text, stdout);
         return SJ_EXIT_OK;
     }
     if (rc != SJ_EXIT_OK) return rc;
-    if ((rc = check_channel(a.channel)) != SJ_EXIT_OK) return rc;
-
-    json_t *data = NULL;
-    sj_tmpl_t *t = NULL;
-    sj_tmpl_set_t *set = sj_tmpl_set_new();
-    sj_buf_t out;
-    sj_buf_init(&out, RENDER_MAX_OUTPUT);
-    if (!set) rc = usage_error("out of memory");
-    if (rc == SJ_EXIT_OK && a.partials_dir) rc = load_partials(a.partials_dir, set);
-    if (rc == SJ_EXIT_OK) rc = compile_file(a.template_path, "template", &t);
-    if (rc == SJ_EXIT_OK) rc = load_data(a.data_path, &data);
+    sj_buf_init(&r.out, RENDER_MAX_OUTPUT);
+    rc = run(&r);
     if (rc == SJ_EXIT_OK) {
-        sj_tmpl_error_t err;
-        if (sj_tmpl_render(t, set, data, a.flags, &out, &err) != SJ_OK)
-            rc = usage_error("%s", err.message);
-    }
-    if (rc == SJ_EXIT_OK) {
-        if (fwrite(sj_buf_cstr(&out), 1, out.len, stdout) != out.len ||
+        if (fwrite(sj_buf_cstr(&r.out), 1, r.out.len, stdout) != r.out.len ||
             fflush(stdout) != 0) {
             fprintf(stderr, "seintje render: cannot write the output: %s\n",
                     strerror(errno));
             rc = SJ_EXIT_FAILURE;
         }
     }
-    sj_buf_free(&out);
-    sj_tmpl_destroy(t);
-    sj_tmpl_set_destroy(set);
-    json_decref(data);
+    sj_buf_free(&r.out);
+    for (int p = 0; p < N_PARTS; p++) sj_tmpl_destroy(r.part[p]);
+    sj_tmpl_set_destroy(r.partials);
+    json_decref(r.ctx);
     return rc;
 }

@@ -457,11 +457,34 @@ int sj_cmd_segment(int argc, char **argv)
 
 static const char campaign_help[] =
     "usage: seintje campaign validate [FILE...]\n"
-    "Checks campaign files and names the file, JSON path and problem of each error.\n"
+    "Checks campaign files (format v2, see segments/campaign.h) and names the file,\n"
+    "JSON path and problem of each error, then checks that templates.dir holds the\n"
+    "templates of every variant that is sent (not the holdout, not one of weight 0),\n"
+    "language and channel. Prints one line per valid campaign: trigger, timing,\n"
+    "reminders, goal, send window, variants with weights and holdout, channels.\n"
     "Without FILE, checks every *.json in campaigns.dir.\n\n"
     "options:\n" SJ_CLI_COMMON_HELP;
 
-static int validate_one(const char *path)
+/* Checks the templates of a loaded campaign and prints its line (name: ok:
+ * description); 1 when a template is missing. */
+static int validate_loaded(const sj_conf_t *conf, const sj_campaign_t *c,
+                           const char *name)
+{
+    char err[1024], line[SJ_CAMPAIGN_DESCRIBE_MAX];
+    if (sj_campaign_check_templates(c, sj_conf_get(conf, "templates.dir"), err,
+                                    sizeof err) != SJ_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    sj_send_window_t w;
+    if (sj_nudge_window_parse(sj_conf_get(conf, "nudge.send-window"), &w, err,
+                              sizeof err) != SJ_OK)
+        w.set = false;
+    printf("%s: ok: %s\n", name, sj_campaign_describe(c, &w, line, sizeof line));
+    return 0;
+}
+
+static int validate_one(const sj_conf_t *conf, const char *path)
 {
     sj_campaign_t c;
     char err[1024];
@@ -469,15 +492,29 @@ static int validate_one(const char *path)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    int off = c.timing.offset_days, days = off < 0 ? -off : off;
-    bool rel_time = !strcmp(c.timing.relative_to, "time");
-    printf("%s: ok: %s, on %s, %d day%s %s %s%s, channels", path, c.id, c.trigger_event,
-           days, days == 1 ? "" : "s", off < 0 ? "before" : "after",
-           rel_time ? "the event" : "data.", rel_time ? "" : c.timing.relative_to + 5);
-    for (size_t i = 0; i < c.n_channels; i++)
-        printf("%s%s", i ? "," : " ", sj_channel_name(c.channels[i]));
-    printf("\n");
-    return 0;
+    int bad = validate_loaded(conf, &c, path);
+    sj_campaign_release(&c);
+    return bad;
+}
+
+/* Every campaign of campaigns.dir; returns the exit code. */
+static int validate_dir(const sj_conf_t *conf)
+{
+    char err[1024];
+    const char *dir = sj_conf_get(conf, "campaigns.dir");
+    sj_campaigns_t *set = sj_campaigns_load_dir(dir, err, sizeof err);
+    if (!set) {
+        fprintf(stderr, "%s\n", err);
+        return SJ_EXIT_USAGE;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < sj_campaigns_count(set); i++) {
+        const sj_campaign_t *c = sj_campaigns_get(set, i);
+        bad += validate_loaded(conf, c, c->source);
+    }
+    if (!bad) printf("%s: %zu campaigns ok\n", dir, sj_campaigns_count(set));
+    sj_campaigns_destroy(set);
+    return bad ? SJ_EXIT_USAGE : SJ_EXIT_OK;
 }
 
 int sj_cmd_campaign(int argc, char **argv)
@@ -499,19 +536,10 @@ int sj_cmd_campaign(int argc, char **argv)
         rc = SJ_EXIT_USAGE;
     } else if (rc == SJ_EXIT_OK && optind + 1 < argc) {
         int bad = 0;
-        for (int i = optind + 1; i < argc; i++) bad += validate_one(argv[i]);
+        for (int i = optind + 1; i < argc; i++) bad += validate_one(cli.conf, argv[i]);
         rc = bad ? SJ_EXIT_USAGE : SJ_EXIT_OK;
     } else if (rc == SJ_EXIT_OK) {
-        char err[1024];
-        const char *dir = sj_conf_get(cli.conf, "campaigns.dir");
-        sj_campaigns_t *set = sj_campaigns_load_dir(dir, err, sizeof err);
-        if (!set) {
-            fprintf(stderr, "%s\n", err);
-            rc = SJ_EXIT_USAGE;
-        } else {
-            printf("%s: %zu campaigns ok\n", dir, sj_campaigns_count(set));
-            sj_campaigns_destroy(set);
-        }
+        rc = validate_dir(cli.conf);
     }
     sj_cli_free(&cli);
     return rc;

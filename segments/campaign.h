@@ -7,8 +7,11 @@
  *
  *     id-card-renewal.json: $.channels[1]: "fax" is not a channel (email, sms, app)
  *
- * so a typo never silently turns a campaign off. Format v2 (every key is
- * required unless marked optional):
+ * so a typo never silently turns a campaign off. A file is one JSON object
+ * of at most 256 KiB; a key given twice is an error, and so is a key not
+ * listed here (a misplaced one such as "schedule" or "holdout" at the top
+ * says where it belongs). Format v2 (every key is required unless marked
+ * optional):
  *
  *     {"id": "id-card-renewal",                 lowercase letters, digits, '-'
  *      "name": "Renew your identity card",      for officers, free text
@@ -32,6 +35,11 @@
  *      "default_language": "nl",                one of languages
  *      "mandatory": false,                      optional, default false
  *      "priority": 5}                           optional, 1..10, default 5
+ *
+ * id: 1 to 63 lowercase letters, digits and '-', not starting with '-';
+ * unique in campaigns.dir; it names the campaign's template directory and
+ * goes into intent ids. name: 1 to 160 bytes. topic: a slug as id, the
+ * subject residents consent to or opt out of per channel.
  *
  * trigger: exactly one of
  *   {"event": "<type>"}     the campaign starts for a resident when a life
@@ -102,7 +110,13 @@
  * campaign id. Two campaigns with the same experiment assign a resident to
  * the same bucket; changing it reshuffles everyone.
  *
+ * channels: 1 to 3 distinct of email, sms, app, in order of preference (the
+ * first one the resident is reachable on and consented to is used).
+ * languages: 1 to 4 distinct of nl, fr, de, en; residents whose language is
+ * not among them get default_language.
+ *
  * mandatory: a legal notice: exempt from frequency caps, never held out.
+ * priority: 1 (lowest) to 10; under the frequency cap, higher goes first.
  *
  * Templates (checked by sj_campaign_check_templates(), not by the loader):
  * templates.dir/<campaign>/<variant>/<language>/ holds, per channel,
@@ -112,7 +126,11 @@
  * of weight 0, which are never chosen) and every language of the campaign.
  *
  * Format v1 files (the same keys without audience, reminders, goal,
- * send_window, experiment and holdout) load unchanged.
+ * send_window, experiment and holdout, and with a required expiry) load
+ * unchanged, with two exceptions that catch real mistakes: a campaign with
+ * more than one variant needs a goal (an experiment without an outcome
+ * measures nothing), and the trigger event must be in the catalogue (v1
+ * only checked the "be.seintje." prefix).
  *
  * Ownership: a loaded sj_campaign_t owns its compiled audience rule; release
  * it with sj_campaign_release(). A copy of the struct shares the rule: release

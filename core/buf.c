@@ -51,7 +51,10 @@ static sj_status_t buf_reserve(sj_buf_t *b, size_t extra)
     return SJ_OK;
 }
 
-sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n)
+/* The external definition of the inline sj_buf_add() in buf.h. */
+extern inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
+
+sj_status_t sj_buf_add_grow(sj_buf_t *b, const void *p, size_t n)
 {
     sj_status_t st = buf_reserve(b, n);
     if (st != SJ_OK) return st;

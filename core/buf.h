@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "common.h"
 
@@ -30,7 +31,13 @@ void sj_buf_init(sj_buf_t *b, size_t max);
 void sj_buf_free(sj_buf_t *b);
 /* Sets the length to 0 and keeps the allocation. */
 void sj_buf_reset(sj_buf_t *b);
-sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
+/* Appends n bytes. The common case, room left in the allocation, is inline
+ * (hot in the template renderer, which appends piece by piece); growth and the
+ * size cap are in sj_buf_add_grow(). The fast path needs no check against max:
+ * an allocation never exceeds max + 1 bytes, and one byte stays for the NUL. */
+inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
+/* sj_buf_add() when the allocation has to grow; call sj_buf_add() instead. */
+sj_status_t sj_buf_add_grow(sj_buf_t *b, const void *p, size_t n);
 sj_status_t sj_buf_adds(sj_buf_t *b, const char *s);
 sj_status_t sj_buf_addc(sj_buf_t *b, char c);
 sj_status_t sj_buf_addf(sj_buf_t *b, const char *fmt, ...) SJ_PRINTF(2, 3);
@@ -39,5 +46,19 @@ sj_status_t sj_buf_vaddf(sj_buf_t *b, const char *fmt, va_list ap) SJ_PRINTF(2, 
 const char *sj_buf_cstr(const sj_buf_t *b);
 /* Hands the allocation to the caller (free() it) and resets the buffer. */
 char *sj_buf_detach(sj_buf_t *b, size_t *len);
+
+/* C99 inline definition; buf.c emits the external one. len < cap whenever data
+ * is allocated (room for the NUL), and cap == len == 0 when it is not, so
+ * n < cap - len never wraps and fails for an unallocated buffer. */
+inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n)
+{
+    if (n < b->cap - b->len) {
+        if (n) memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return SJ_OK;
+    }
+    return sj_buf_add_grow(b, p, n);
+}
 
 #endif

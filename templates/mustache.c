@@ -1145,21 +1145,26 @@ static sj_status_t value_begin(rstate_t *st)
     return s;
 }
 
-/* &amp; &lt; &gt; &quot; for the four characters the spec escapes. */
+/* &amp; &lt; &gt; &quot; for the four characters the spec escapes, and the
+ * length of each (0: the byte stays as it is). */
 static const char *const html_esc[256] = {
     ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;"};
+static const uint8_t html_esc_len[256] = {['&'] = 5, ['<'] = 4, ['>'] = 4, ['"'] = 6};
 
+/* Most values have nothing to escape: the scan finds the next byte that needs
+ * it and the run before it goes out in one piece. */
 static sj_status_t out_value(rstate_t *st, const char *p, size_t n, bool esc)
 {
     if (!esc) return out_raw(st, p, n);
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *r = html_esc[(unsigned char)p[i]];
-        if (!r) continue;
+    size_t run = 0, i = 0;
+    for (;;) {
+        while (i < n && !html_esc_len[(unsigned char)p[i]]) i++;
+        if (i == n) break;
+        unsigned char ch = (unsigned char)p[i];
         sj_status_t s = out_raw(st, p + run, i - run);
-        if (s == SJ_OK) s = out_raw(st, r, strlen(r));
+        if (s == SJ_OK) s = out_raw(st, html_esc[ch], html_esc_len[ch]);
         if (s != SJ_OK) return s;
-        run = i + 1;
+        run = ++i;
     }
     return out_raw(st, p + run, n - run);
 }

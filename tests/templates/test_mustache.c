@@ -98,6 +98,104 @@ static void test_escaping(void **state)
     free(got);
 }
 
+/* Escaping scans for the next byte to escape and copies the run before it in
+ * one piece: escapes at either end, back to back, alone, and a long value
+ * against a byte-by-byte reference. */
+static void test_escaping_runs(void **state)
+{
+    (void)state;
+    check("{{x}}", "{\"x\":\"<a>\"}", "&lt;a&gt;");
+    check("{{x}}", "{\"x\":\"&&\\\"\\\"<<>>\"}",
+          "&amp;&amp;&quot;&quot;&lt;&lt;&gt;&gt;");
+    check("[{{x}}]", "{\"x\":\"&\"}", "[&amp;]");
+    check("[{{x}}]", "{\"x\":\"plain text, nothing to escape\"}",
+          "[plain text, nothing to escape]");
+    sj_tmpl_error_t err;
+    char *got = render_full("[{{x}}][{{y}}]", "{\"x\":\"\",\"y\":\"\\u0000&\"}", 0,
+                            1 << 20, &err, NULL);
+    assert_non_null(got);
+    assert_memory_equal(got, "[][\0&amp;]", 11);
+    free(got);
+
+    char src[1200], want[6200], json[1300];
+    size_t ns = 0, nw = 0;
+    /* Pieces, so that multi-byte characters stay whole (valid UTF-8). */
+    const char *const pieces[] = {"a", "b", "<", ">", "&",        "\"",
+                                  "'", "/", " ", "=", "\xc3\xa9", "\xe2\x82\xac"};
+    unsigned seed = 12345;
+    while (ns < 1000) {
+        seed = seed * 1103515245u + 12345u;
+        const char *pc = pieces[(seed >> 16) % SJ_ARRAY_LEN(pieces)];
+        size_t pl = strlen(pc);
+        memcpy(src + ns, pc, pl);
+        ns += pl;
+        const char *e = pc[0] == '&'   ? "&amp;"
+                        : pc[0] == '<' ? "&lt;"
+                        : pc[0] == '>' ? "&gt;"
+                        : pc[0] == '"' ? "&quot;"
+                                       : pc;
+        memcpy(want + nw, e, strlen(e));
+        nw += strlen(e);
+    }
+    src[ns] = want[nw] = '\0';
+    json_t *d = json_pack("{s:s#}", "x", src, (int)ns);
+    assert_non_null(d);
+    char *txt = json_dumps(d, JSON_COMPACT);
+    assert_non_null(txt);
+    assert_true(strlen(txt) < sizeof json);
+    strcpy(json, txt);
+    free(txt);
+    json_decref(d);
+    check("{{x}}", json, want);
+    check("{{{x}}}", json, src);
+
+    /* The output cap can cut an escape: the whole entity fits or the render
+     * fails, never half of it. */
+    got = render_full("ab{{x}}", "{\"x\":\"<\"}", 0, 5, &err, NULL);
+    assert_null(got);
+    assert_string_equal(err.message,
+                        "t:1:3: rendered output exceeds the limit of 5 bytes");
+    got = render_full("ab{{x}}", "{\"x\":\"<\"}", 0, 6, &err, NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "ab&lt;");
+    free(got);
+}
+
+/* The output buffer's inline fast path: appends that fit, appends that grow
+ * the allocation, the exact cap, and reuse after a reset. */
+static void test_buf_fast_path(void **state)
+{
+    (void)state;
+    sj_buf_t b;
+    sj_buf_init(&b, 100);
+    assert_int_equal(sj_buf_add(&b, "", 0), SJ_OK); /* allocates nothing */
+    assert_string_equal(sj_buf_cstr(&b), "");
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(sj_buf_add(&b, "0123456789", 10), SJ_OK);
+    assert_int_equal(b.len, 100);
+    assert_int_equal(sj_buf_add(&b, "x", 1), SJ_ERR_TOO_BIG);
+    assert_int_equal(sj_buf_add(&b, "", 0), SJ_OK);
+    assert_int_equal(b.len, 100);
+    assert_int_equal(b.data[100], '\0');
+    sj_buf_reset(&b);
+    assert_int_equal(sj_buf_add(&b, "abc", 3), SJ_OK);
+    assert_string_equal(sj_buf_cstr(&b), "abc");
+    size_t len;
+    char *p = sj_buf_detach(&b, &len);
+    assert_int_equal(len, 3);
+    assert_string_equal(p, "abc");
+    free(p);
+    /* Detached: the next append allocates again. */
+    assert_int_equal(sj_buf_add(&b, "de", 2), SJ_OK);
+    assert_string_equal(sj_buf_cstr(&b), "de");
+    sj_buf_free(&b);
+    /* A cap of 0 takes nothing but empty appends. */
+    sj_buf_init(&b, 0);
+    assert_int_equal(sj_buf_add(&b, "", 0), SJ_OK);
+    assert_int_equal(sj_buf_add(&b, "x", 1), SJ_ERR_TOO_BIG);
+    sj_buf_free(&b);
+}
+
 static void test_numbers(void **state)
 {
     (void)state;
@@ -557,7 +655,8 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escaping),       cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_escaping),       cmocka_unit_test(test_escaping_runs),
+        cmocka_unit_test(test_buf_fast_path),  cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_values),         cmocka_unit_test(test_truthiness),
         cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_compile_bounds),
         cmocka_unit_test(test_render_bounds),  cmocka_unit_test(test_sets),

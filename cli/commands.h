@@ -8,6 +8,7 @@ int sj_cmd_produce(int argc, char **argv);  /* producers/produce.c */
 int sj_cmd_synth(int argc, char **argv);    /* producers/produce.c */
 int sj_cmd_segment(int argc, char **argv);  /* segments/segment.c */
 int sj_cmd_campaign(int argc, char **argv); /* segments/segment.c */
+int sj_cmd_batch(int argc, char **argv);    /* segments/batch.c */
 int sj_cmd_resident(int argc, char **argv); /* segments/resident.c */
 int sj_cmd_deliver(int argc, char **argv);  /* consumers/deliver.c */
 int sj_cmd_render(int argc, char **argv);   /* templates/render_cmd.c */

@@ -18,6 +18,7 @@ static const command_t commands[] = {
     {"produce", sj_cmd_produce, "validate life events, pseudonymise, publish to Kafka"},
     {"synth", sj_cmd_synth, "write a synthetic population's life events as JSON lines"},
     {"segment", sj_cmd_segment, "turn life events into notification intents"},
+    {"batch", sj_cmd_batch, "run a batch campaign over every resident profile"},
     {"campaign", sj_cmd_campaign, "validate campaign files"},
     {"resident", sj_cmd_resident, "show or forget what Seintje keeps about one resident"},
     {"deliver", sj_cmd_deliver, "render and deliver notification intents"},

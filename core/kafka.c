@@ -94,7 +94,11 @@ static rd_kafka_t *producer_new(const sj_conf_t *c, const char *txn_id,
                                            NULL};
     rd_kafka_conf_t *rk = build_conf(c, defaults, errstr, errstr_size);
     if (!rk) return NULL;
-    if (txn_id && set1(rk, "transactional.id", txn_id, errstr, errstr_size) != SJ_OK) {
+    /* A message must time out within its transaction; both 60 s. */
+    if (txn_id &&
+        (set1(rk, "transactional.id", txn_id, errstr, errstr_size) != SJ_OK ||
+         set1(rk, "transaction.timeout.ms", "60000", errstr, errstr_size) != SJ_OK ||
+         set1(rk, "message.timeout.ms", "60000", errstr, errstr_size) != SJ_OK)) {
         rd_kafka_conf_destroy(rk);
         return NULL;
     }

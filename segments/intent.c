@@ -225,7 +225,9 @@ static void make_reason(const sj_campaign_t *c, const sj_event_view_t *ev, char 
         sj_intent_anchor(&c->timing, ev, &ms) == SJ_OK) {
         char d[11];
         sj_date_format(sj_brussels_date(ms) - c->timing.offset_days, d);
-        snprintf(anchor, sizeof anchor, "the %s date (%s)", c->timing.relative_to + 5, d);
+        const char *field = strchr(c->timing.relative_to, '.');
+        snprintf(anchor, sizeof anchor, "the %s date (%s)",
+                 field ? field + 1 : c->timing.relative_to, d);
     }
     const char *what = strrchr(ev->type, '.') ? strrchr(ev->type, '.') + 1 : ev->type;
     int off = c->timing.offset_days;
@@ -247,18 +249,19 @@ json_t *sj_intent_new(const sj_campaign_t *c, const sj_event_view_t *ev,
                       const sj_resident_view_t *r, int64_t now_ms,
                       sj_intent_outcome_t *outcome)
 {
-    int64_t not_before, expires_at;
+    int64_t not_before, expires_at = 0;
     if (r->status && strcmp(r->status, "active") != 0) {
         *outcome = SJ_INTENT_SKIP_INACTIVE;
         return NULL;
     }
     if (sj_intent_anchor(&c->timing, ev, &not_before) != SJ_OK ||
-        sj_intent_anchor(&c->expiry, ev, &expires_at) != SJ_OK) {
+        (c->has_expiry && sj_intent_anchor(&c->expiry, ev, &expires_at) != SJ_OK)) {
         *outcome = SJ_INTENT_SKIP_NO_DATE;
         return NULL;
     }
     if (not_before < now_ms)
         not_before = now_ms; /* late events: send as soon as possible */
+    if (!c->has_expiry) expires_at = not_before + SJ_INTENT_DEFAULT_TTL_MS;
     if (expires_at <= not_before) {
         *outcome = SJ_INTENT_SKIP_EXPIRED;
         return NULL;

@@ -52,6 +52,8 @@
 #define SJ_INTENT_ID_LEN       32          /* hex characters, without the NUL */
 #define SJ_INTENT_MAX          (64 * 1024) /* largest serialised intent */
 #define SJ_INTENT_STEP_INITIAL "initial"
+/* How long an intent stays valid when its campaign has no expiry. */
+#define SJ_INTENT_DEFAULT_TTL_MS (30LL * 86400000LL)
 
 /* The parts of a life event the segment stage uses. Borrowed pointers into
  * the parsed event, valid while it lives. */

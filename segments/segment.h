@@ -71,7 +71,6 @@ typedef struct sj_segment_stats {
     uint64_t malformed;       /* skipped as malformed */
     uint64_t profile_updates; /* events applied to a profile */
     uint64_t matched;         /* (campaign, event) pairs whose trigger matched */
-    uint64_t intents;         /* intents acknowledged by Kafka */
     uint64_t skipped[SJ_INTENT_OUTCOMES]; /* by sj_intent_outcome_t; [0] unused */
     uint64_t batches;
     size_t campaigns; /* campaigns loaded */

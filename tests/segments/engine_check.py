@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 ENV = {}
 with open(os.environ["SEINTJE_SERVICES_ENV"]) as f:
@@ -38,7 +39,9 @@ with open(os.environ["SEINTJE_SERVICES_ENV"]) as f:
 BIN = os.environ["SEINTJE_BIN"]
 SRC = os.environ["SEINTJE_SOURCE_DIR"]
 BROKERS = ENV["SEINTJE_TEST_BROKERS"]
-REDIS = ENV["SEINTJE_TEST_REDIS_URL"].rsplit("/", 1)[0] + "/11"
+_u = urllib.parse.urlparse(ENV["SEINTJE_TEST_REDIS_URL"])
+REDIS_HOST, REDIS_PORT, REDIS_DB = _u.hostname, str(_u.port or 6379), "11"
+REDIS = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 RUN = f"eng-{os.getpid()}-{int(time.time())}"
 WORK = tempfile.mkdtemp(prefix="engine-", dir=os.environ.get("SEINTJE_BUILD_DIR"))
 failures = []
@@ -77,10 +80,8 @@ def run(args, **kw):
 
 
 def redis(*cmd):
-    u = REDIS[len("redis://"):]
-    host, rest = u.split(":", 1)
-    port, db = rest.split("/", 1)
-    p = subprocess.run(["redis-cli", "-h", host, "-p", port, "-n", db, "--raw"] + list(cmd),
+    p = subprocess.run(["redis-cli", "-h", REDIS_HOST, "-p", REDIS_PORT, "-n", REDIS_DB,
+                        "--raw"] + list(cmd),
                        capture_output=True, text=True, check=True)
     return p.stdout
 

@@ -257,7 +257,13 @@ sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partiti
     return st;
 }
 
-#define MAX_PARTITIONS 65536
+#define MAX_PARTITIONS 65536 /* tracked (topic, partition) pairs */
+
+struct sj_kafka_eof {
+    char *topic;
+    int32_t partition;
+    bool at_end;
+};
 
 void sj_kafka_idle_init(sj_kafka_idle_t *t)
 {
@@ -267,24 +273,41 @@ void sj_kafka_idle_init(sj_kafka_idle_t *t)
 
 void sj_kafka_idle_free(sj_kafka_idle_t *t)
 {
+    for (size_t i = 0; i < t->n_eof; i++) free(t->eof[i].topic);
     free(t->eof);
     t->eof = NULL;
     t->n_eof = 0;
 }
 
-static void idle_mark(sj_kafka_idle_t *t, int32_t partition, bool at_end)
+static struct sj_kafka_eof *idle_find(const sj_kafka_idle_t *t, const char *topic,
+                                      int32_t partition)
+{
+    for (size_t i = 0; i < t->n_eof; i++)
+        if (t->eof[i].partition == partition && !strcmp(t->eof[i].topic, topic))
+            return &t->eof[i];
+    return NULL;
+}
+
+static void idle_mark(sj_kafka_idle_t *t, const char *topic, int32_t partition,
+                      bool at_end)
 {
     if (!at_end) t->last_msg = sj_mono_ms();
-    if (partition < 0 || partition >= MAX_PARTITIONS) return;
-    if ((size_t)partition >= t->n_eof) {
-        size_t n = (size_t)partition + 1;
-        unsigned char *p = realloc(t->eof, n);
-        if (!p) return; /* then idleness is only detected later, by time alone */
-        memset(p + t->n_eof, 0, n - t->n_eof);
+    struct sj_kafka_eof *e = idle_find(t, topic, partition);
+    if (!e) {
+        if (t->n_eof == MAX_PARTITIONS) return;
+        struct sj_kafka_eof *p = realloc(t->eof, (t->n_eof + 1) * sizeof *p);
+        char *name = strdup(topic);
+        if (!p || !name) { /* then idleness is only detected later, by time alone */
+            if (p) t->eof = p;
+            free(name);
+            return;
+        }
         t->eof = p;
-        t->n_eof = n;
+        e = &t->eof[t->n_eof++];
+        e->topic = name;
+        e->partition = partition;
     }
-    t->eof[partition] = at_end;
+    e->at_end = at_end;
 }
 
 bool sj_kafka_idle_reached(sj_kafka_idle_t *t, rd_kafka_t *consumer, int idle_ms)
@@ -295,8 +318,9 @@ bool sj_kafka_idle_reached(sj_kafka_idle_t *t, rd_kafka_t *consumer, int idle_ms
     if (rd_kafka_assignment(consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
     bool idle = a->cnt > 0;
     for (int i = 0; i < a->cnt && idle; i++) {
-        int32_t p = a->elems[i].partition;
-        idle = p >= 0 && (size_t)p < t->n_eof && t->eof[p];
+        const struct sj_kafka_eof *e =
+            idle_find(t, a->elems[i].topic, a->elems[i].partition);
+        idle = e && e->at_end;
     }
     if (a->cnt > 0) {
         t->last_assigned = now;
@@ -319,11 +343,11 @@ size_t sj_kafka_poll_batch(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t max,
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, n ? 0 : wait_ms);
         if (!m) break;
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            idle_mark(idle, m->partition, true);
+            idle_mark(idle, rd_kafka_topic_name(m->rkt), m->partition, true);
         } else if (m->err) {
             sj_log(SJ_LOG_WARN, "kafka", "consumer: %s", rd_kafka_message_errstr(m));
         } else {
-            idle_mark(idle, m->partition, false);
+            idle_mark(idle, rd_kafka_topic_name(m->rkt), m->partition, false);
             msgs[n++] = m;
             continue;
         }

@@ -65,7 +65,8 @@ sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partiti
 
 typedef struct sj_kafka_idle {
     int64_t last_msg, last_assigned;
-    unsigned char *eof; /* per partition: at its end since its last message */
+    struct sj_kafka_eof *eof; /* per topic and partition: at its end since its
+                                 last message */
     size_t n_eof;
 } sj_kafka_idle_t;
 

@@ -142,8 +142,9 @@ sj_kafka_txn_producer_new(const sj_conf_t *c, const char *txn_id,
 }
 
 rd_kafka_t *sj_kafka_consumer_open(const sj_conf_t *c, const char *group,
-                                   const char *const *topics, size_t n_topics,
-                                   unsigned flags, char *errstr, size_t errstr_size)
+                                   const char *instance, const char *const *topics,
+                                   size_t n_topics, unsigned flags, char *errstr,
+                                   size_t errstr_size)
 {
     /* Offsets are stored by the caller only once its outputs are durable;
      * auto-commit then commits what was stored. With SJ_KAFKA_TXN_OFFSETS the
@@ -168,6 +169,13 @@ rd_kafka_t *sj_kafka_consumer_open(const sj_conf_t *c, const char *group,
                                     NULL};
     rd_kafka_conf_t *rk = build_conf(c, defaults, errstr, errstr_size);
     if (!rk) return NULL;
+    /* Static membership: a restarted instance takes its partitions back at
+     * once instead of waiting for its old session to time out. */
+    if (instance &&
+        set1(rk, "group.instance.id", instance, errstr, errstr_size) != SJ_OK) {
+        rd_kafka_conf_destroy(rk);
+        return NULL;
+    }
     char err[512];
     rd_kafka_t *k = rd_kafka_new(RD_KAFKA_CONSUMER, rk, err, sizeof err);
     if (!k) {
@@ -194,7 +202,7 @@ rd_kafka_t *sj_kafka_consumer_open(const sj_conf_t *c, const char *group,
 rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
                                   const char *topic, char *errstr, size_t errstr_size)
 {
-    return sj_kafka_consumer_open(c, group, &topic, 1, 0, errstr, errstr_size);
+    return sj_kafka_consumer_open(c, group, NULL, &topic, 1, 0, errstr, errstr_size);
 }
 
 sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partitions,

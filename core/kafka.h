@@ -38,10 +38,14 @@ sj_kafka_txn_producer_new(const sj_conf_t *c, const char *txn_id,
 
 /* New consumer in `group`, subscribed to topics[0..n_topics), reading only
  * committed transactional messages, starting at the earliest offset when the
- * group has none. Returns NULL and fills errstr on failure. */
+ * group has none. With `instance` (group.instance.id; NULL for none) it is a
+ * static member: restarted after a crash, it gets its partitions back at once
+ * rather than after session.timeout.ms. Returns NULL and fills errstr on
+ * failure. */
 rd_kafka_t *sj_kafka_consumer_open(const sj_conf_t *c, const char *group,
-                                   const char *const *topics, size_t n_topics,
-                                   unsigned flags, char *errstr, size_t errstr_size);
+                                   const char *instance, const char *const *topics,
+                                   size_t n_topics, unsigned flags, char *errstr,
+                                   size_t errstr_size);
 
 /* New consumer in `group`, subscribed to `topic`, starting at the earliest
  * offset when the group has none. Returns NULL and fills errstr on failure. */

@@ -109,9 +109,9 @@ typedef struct stage {
     sj_campaigns_t *campaigns;
     redisContext *redis;
     rd_kafka_t *consumer, *producer;
-    rd_kafka_consumer_group_metadata_t *cgmd;
     const char *t_events, *t_due, *t_out, *t_status, *group;
     char committed_key[SJ_KEY_MAX];
+    char inflight_key[SJ_KEY_MAX + 160];
     int timeout_ms;
     sj_send_window_t window;
     unsigned cap_count, cap_days;
@@ -228,6 +228,12 @@ static sj_status_t read_replies(stage_t *s, redisReply **out, size_t n, char *er
     return SJ_OK;
 }
 
+/* Reads (and checks) n replies owed by writes. */
+static sj_status_t drain(stage_t *s, size_t n, char *errstr, size_t errstr_size)
+{
+    return n ? sj_redis_drain(s->redis, n, errstr, errstr_size) : SJ_OK;
+}
+
 /* ---- Kafka ---------------------------------------------------------------- */
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -301,7 +307,14 @@ static sj_status_t txn_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n,
             if (!p) p = rd_kafka_topic_partition_list_add(l, t, msgs[i]->partition);
             if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
         }
-        e = rd_kafka_send_offsets_to_transaction(s->producer, l, s->cgmd, s->timeout_ms);
+        /* The group metadata of now (member id, generation), so that a
+         * consumer that lost the partitions meanwhile cannot commit them. */
+        rd_kafka_consumer_group_metadata_t *md =
+            rd_kafka_consumer_group_metadata(s->consumer);
+        e = md ? rd_kafka_send_offsets_to_transaction(s->producer, l, md, s->timeout_ms)
+               : rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE,
+                                    "no consumer group metadata");
+        if (md) rd_kafka_consumer_group_metadata_destroy(md);
         rd_kafka_topic_partition_list_destroy(l);
         if (e)
             return txn_error(e, "sending offsets to the transaction", errstr,
@@ -659,6 +672,131 @@ static sj_status_t decide(stage_t *s, step_t *sp, char *errstr, size_t errstr_si
     return release(s, sp, now, errstr, errstr_size);
 }
 
+/* ---- crash recovery ------------------------------------------------------ */
+
+/* The state that decisions read and events change; a batch replayed after a
+ * crash must see it as it was before the batch, not with the crashed
+ * attempt's updates of later events in it. */
+static const char *const undo_suffixes[] = {"", ":consent", ":goals"};
+
+/* Before a batch changes any profile: a copy of each touched resident's
+ * state (COPY, in the resident's slot), and the in-flight record naming the
+ * residents and the offsets that committing the batch will store. Cleared
+ * after the commit; found at start-up, it means the process died with a
+ * batch in flight (recover()). */
+static sj_status_t snapshot(stage_t *s, size_t *owed)
+{
+    sj_status_t st = CMD(s, owed, "DEL", s->inflight_key);
+    json_t *seen = json_object(), *ends = json_object();
+    if (!seen || !ends) st = SJ_ERR_NOMEM;
+    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
+        const item_t *it = &s->items[i];
+        char f[SRC_MAX];
+        snprintf(f, sizeof f, "%s:%d", rd_kafka_topic_name(it->m->rkt),
+                 (int)it->m->partition);
+        json_t *e = json_object_get(ends, f);
+        if (!e || json_integer_value(e) < it->m->offset + 1)
+            json_object_set_new(ends, f, json_integer(it->m->offset + 1));
+        if (!it->ok || it->kind != K_EVENT || json_object_get(seen, it->pseudonym))
+            continue;
+        json_object_set_new(seen, it->pseudonym, json_true());
+        for (size_t k = 0; st == SJ_OK && k < SJ_ARRAY_LEN(undo_suffixes); k++) {
+            char key[SJ_KEY_MAX], undo[SJ_KEY_MAX + 8];
+            sj_key_res(key, it->pseudonym, undo_suffixes[k]);
+            snprintf(undo, sizeof undo, "%s:undo", key);
+            st = CMD(s, owed, "DEL", undo);
+            if (st == SJ_OK) st = CMD(s, owed, "COPY", key, undo);
+        }
+        if (st == SJ_OK) st = CMD(s, owed, "HSET", s->inflight_key, it->pseudonym, "1");
+    }
+    const char *f;
+    json_t *v;
+    json_object_foreach(ends, f, v)
+    {
+        char off[24], field[SRC_MAX + 8];
+        snprintf(off, sizeof off, "%lld", (long long)json_integer_value(v));
+        snprintf(field, sizeof field, "@%s", f);
+        if (st == SJ_OK) st = CMD(s, owed, "HSET", s->inflight_key, field, off);
+    }
+    json_decref(seen);
+    json_decref(ends);
+    return st;
+}
+
+/* At start-up: a batch left in flight by a crash either committed (its
+ * offsets are the group's) or not; if not, the residents it touched get
+ * their state from before the batch back, and the batch is replayed on a
+ * clean slate. */
+static sj_status_t recover(stage_t *s, char *errstr, size_t errstr_size)
+{
+    redisReply *r = redisCommand(s->redis, "HGETALL %s", s->inflight_key);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        sj_seterr(errstr, errstr_size, "redis: reading %s: %s", s->inflight_key,
+                  r && r->type == REDIS_REPLY_ERROR ? r->str : s->redis->errstr);
+        if (r) freeReplyObject(r);
+        return SJ_ERR_IO;
+    }
+    if (r->elements == 0) {
+        freeReplyObject(r);
+        return SJ_OK;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *f = r->element[i]->str, *colon = strrchr(f, ':');
+        if (f[0] != '@' || !colon) continue;
+        char topic[SRC_MAX];
+        snprintf(topic, sizeof topic, "%.*s", (int)(colon - f - 1), f + 1);
+        rd_kafka_topic_partition_list_add(l, topic, atoi(colon + 1));
+    }
+    rd_kafka_resp_err_t e = rd_kafka_committed(s->consumer, l, s->timeout_ms);
+    sj_status_t st = SJ_OK;
+    bool committed = !e;
+    for (size_t i = 0; committed && i + 1 < r->elements; i += 2) {
+        const char *f = r->element[i]->str, *colon = strrchr(f, ':');
+        if (f[0] != '@' || !colon) continue;
+        char topic[SRC_MAX];
+        snprintf(topic, sizeof topic, "%.*s", (int)(colon - f - 1), f + 1);
+        rd_kafka_topic_partition_t *p =
+            rd_kafka_topic_partition_list_find(l, topic, atoi(colon + 1));
+        committed = p && p->offset >= strtoll(r->element[i + 1]->str, NULL, 10);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        sj_seterr(errstr, errstr_size, "kafka: reading the committed offsets: %s",
+                  rd_kafka_err2str(e));
+        freeReplyObject(r);
+        return SJ_ERR;
+    }
+    size_t restored = 0, owed = 0;
+    for (size_t i = 0; !committed && st == SJ_OK && i + 1 < r->elements; i += 2) {
+        const char *p = r->element[i]->str;
+        if (p[0] == '@') continue;
+        for (size_t k = 0; st == SJ_OK && k < SJ_ARRAY_LEN(undo_suffixes); k++) {
+            char key[SJ_KEY_MAX], undo[SJ_KEY_MAX + 8];
+            sj_key_res(key, p, undo_suffixes[k]);
+            snprintf(undo, sizeof undo, "%s:undo", key);
+            /* No copy means the key did not exist before the batch. */
+            st = CMD(s, &owed, "EVAL",
+                     "if redis.call('EXISTS', KEYS[2]) == 1 then "
+                     "redis.call('COPY', KEYS[2], KEYS[1], 'REPLACE') "
+                     "else redis.call('DEL', KEYS[1]) end return 1",
+                     "2", key, undo);
+        }
+        restored++;
+    }
+    if (st == SJ_OK) st = CMD(s, &owed, "DEL", s->inflight_key);
+    if (st == SJ_OK) st = drain(s, owed, errstr, errstr_size);
+    if (st == SJ_OK)
+        sj_log(SJ_LOG_WARN, FAC,
+               committed
+                   ? "the batch in flight at the last stop was committed"
+                   : "the batch in flight at the last stop was not committed: the state "
+                     "of %zu residents is back to before it, the batch is replayed",
+               restored);
+    freeReplyObject(r);
+    return st;
+}
+
 /* ---- a poll batch --------------------------------------------------------- */
 
 static void malformed(stage_t *s, const item_t *it, const char *problem)
@@ -836,12 +974,6 @@ static sj_status_t gather_item(stage_t *s, item_t *it, int64_t wall, size_t *owe
     return SJ_OK;
 }
 
-/* Reads (and checks) n replies owed by writes. */
-static sj_status_t drain(stage_t *s, size_t n, char *errstr, size_t errstr_size)
-{
-    return n ? sj_redis_drain(s->redis, n, errstr, errstr_size) : SJ_OK;
-}
-
 static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
 {
     int64_t wall = sj_now_ms();
@@ -866,6 +998,8 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
         json_object_foreach(parts, f, v) argv[2 + k++] = f;
         st = cmd(s, &owed, (int)(np + 2), argv);
     }
+    size_t snap = 0;
+    if (st == SJ_OK) st = snapshot(s, &snap);
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++)
         if (s->items[i].ok) st = gather_item(s, &s->items[i], wall, &owed);
     if (st != SJ_OK) {
@@ -889,6 +1023,7 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
         }
     }
     if (c) freeReplyObject(c);
+    if (st == SJ_OK) st = drain(s, snap, errstr, errstr_size);
     free(argv);
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
         item_t *it = &s->items[i];
@@ -1079,7 +1214,7 @@ static void free_batch(stage_t *s)
  * are read with the next round trip. */
 static sj_status_t post_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n)
 {
-    sj_status_t st = SJ_OK;
+    sj_status_t st = CMD(s, &s->n_post, "DEL", s->inflight_key);
     for (size_t i = 0; st == SJ_OK && i < n; i++) {
         bool last = true; /* the highest offset of its partition in the batch */
         for (size_t j = i + 1; j < n && last; j++)
@@ -1290,17 +1425,16 @@ static sj_status_t setup(stage_t *s, char *errstr, size_t errstr_size)
                                             errstr_size);
     if (!s->producer) return SJ_ERR;
     const char *in[] = {s->t_events, s->t_due};
-    s->consumer = sj_kafka_consumer_open(c, s->group, in, 2, SJ_KAFKA_TXN_OFFSETS, errstr,
-                                         errstr_size);
+    s->consumer = sj_kafka_consumer_open(c, s->group, txn_id, in, 2, SJ_KAFKA_TXN_OFFSETS,
+                                         errstr, errstr_size);
     if (!s->consumer) return SJ_ERR;
-    s->cgmd = rd_kafka_consumer_group_metadata(s->consumer);
-    return s->cgmd ? SJ_OK : SJ_ERR;
+    snprintf(s->inflight_key, sizeof s->inflight_key, "sj:{segment}:inflight:%s", txn_id);
+    return recover(s, errstr, errstr_size);
 }
 
 static void teardown(stage_t *s)
 {
     if (s->redis && s->n_post) drain(s, s->n_post, NULL, 0);
-    if (s->cgmd) rd_kafka_consumer_group_metadata_destroy(s->cgmd);
     if (s->consumer) {
         rd_kafka_consumer_close(s->consumer);
         rd_kafka_destroy(s->consumer);

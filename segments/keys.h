@@ -17,10 +17,15 @@
  *                               against the frequency cap
  *   sj:res:{P}:goals     hash   goal event type -> time (ms) last seen
  *   sj:res:{P}:exposure  hash   experiment id -> "<variant> <ms>" first exposure
+ *   sj:res:{P}:undo, sj:res:{P}:consent:undo, sj:res:{P}:goals:undo
+ *                        copies taken before the batch in flight changed them
+ *                        (crash recovery, see engine.c)
  *
  * Shared (each in a slot of its own):
  *
  *   sj:{sched}:due       zset   "<P>:<intent id>" -> due time (ms)
+ *   sj:{segment}:inflight:<txn id> hash  the batch in flight: residents touched,
+ *                               "@<topic>:<partition>" -> offset its commit stores
  *   sj:{segment}:committed hash "<topic>:<partition>" -> the highest next offset
  *                               any segment group committed (replay detection)
  *   sj:{stats}:<campaign> hash  "<variant>|<outcome>" -> count
@@ -39,7 +44,8 @@
 /* The suffixes of per-resident keys after "sj:res:{P}" ("" is the profile). */
 #define SJ_RES_SUFFIXES                                                                  \
     {                                                                                    \
-        "", ":consent", ":intents", ":pending", ":body", ":sent", ":goals", ":exposure"  \
+        "", ":consent", ":intents", ":pending", ":body", ":sent", ":goals", ":exposure", \
+            ":undo", ":consent:undo", ":goals:undo"                                      \
     }
 
 /* Writes "sj:res:{<pseudonym>}<suffix>" into out (SJ_KEY_MAX bytes). */

@@ -53,7 +53,22 @@ char *sj_buf_detach(sj_buf_t *b, size_t *len);
 inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n)
 {
     if (n < b->cap - b->len) {
-        if (n) memcpy(b->data + b->len, p, n);
+        char *d = b->data + b->len;
+        const char *s = p;
+        /* Short pieces (most of them, in the template renderer) without a
+         * call: two fixed-size copies that overlap in the middle. */
+        if (n > 16 && n <= 32) {
+            memcpy(d, s, 16);
+            memcpy(d + n - 16, s + n - 16, 16);
+        } else if (n >= 8 && n <= 16) {
+            memcpy(d, s, 8);
+            memcpy(d + n - 8, s + n - 8, 8);
+        } else if (n >= 4 && n < 8) {
+            memcpy(d, s, 4);
+            memcpy(d + n - 4, s + n - 4, 4);
+        } else if (n) {
+            memcpy(d, s, n);
+        }
         b->len += n;
         b->data[b->len] = '\0';
         return SJ_OK;

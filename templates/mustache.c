@@ -32,10 +32,11 @@
 
 enum {
     OP_TEXT = 1, /* off/len: pool text */
-    OP_VAR,      /* name: dotted name; NF_ESCAPE */
-    OP_SECTION,  /* name, end */
-    OP_INVERTED, /* name, end */
-    OP_PARTIAL,  /* off/len: static name, or name when NF_DYNAMIC; indentation */
+    OP_VAR,      /* name: dotted name (off/len: its first part); NF_ESCAPE */
+    OP_SECTION,  /* name (off/len: its first part), end */
+    OP_INVERTED, /* name (off/len: its first part), end */
+    OP_PARTIAL,  /* off/len: static name, or name (and off/len its first part)
+                    when NF_DYNAMIC; indentation */
     OP_PARENT,   /* like OP_PARTIAL, plus end; children are OP_ARG only */
     OP_BLOCK,    /* parameter block: off/len block name, end, override indentation */
     OP_ARG       /* argument block inside a parent: off/len block name, end */
@@ -45,6 +46,8 @@ enum {
 #define NF_DYNAMIC  0x02u /* the partial/parent name is a context value */
 #define NF_INDENT   0x04u /* ind_off/ind_len hold an indentation */
 #define NF_STRIPPED 0x08u /* the tag's own leading blanks were removed */
+#define NF_EOL      0x10u /* OP_TEXT: the text ends with a line ending */
+#define NF_PEOL     0x20u /* the prefix ends with a line ending */
 
 typedef struct tnode {
     uint8_t op;
@@ -55,6 +58,7 @@ typedef struct tnode {
     uint32_t name;
     uint32_t ind_off, ind_len;
     uint32_t line, col;
+    uint32_t poff, plen; /* tags: pool text output just before the tag */
 } tnode_t;
 
 typedef struct part {
@@ -136,6 +140,11 @@ typedef struct token {
     size_t match;       /* open <-> close token */
 } token_t;
 
+typedef struct name_slot {
+    uint32_t off, len; /* len 0: a free slot */
+    uint64_t hash;
+} name_slot_t;
+
 typedef struct comp {
     const char *name;
     const char *src;
@@ -163,6 +172,12 @@ typedef struct comp {
     } args[SJ_TMPL_MAX_SECTION_DEPTH];
     size_t nargs;
     size_t merge; /* TEXT node that following text may extend, or SIZE_MAX */
+
+    /* Names are interned: one pool string per distinct name part, so that a
+     * pool address identifies a name (the renderer's look-up memo keys on it).
+     * Open addressing over pool offsets; capnames is a power of two. */
+    name_slot_t *names;
+    size_t nnames, capnames;
 } comp_t;
 
 /* memmem() is a GNU extension; delimiters are short, so memchr + memcmp. */
@@ -576,19 +591,46 @@ static sj_status_t pool_str(comp_t *c, const char *s, size_t n, uint32_t *off)
     return st == SJ_OK ? sj_buf_addc(&c->pool, '\0') : st;
 }
 
+/* Whether a tag node created now takes the TEXT node just before it, a
+ * sibling, as its prefix (instead of being appended after it). */
+static bool fuses(const comp_t *c)
+{
+    return c->merge != SIZE_MAX && c->merge + 1 == c->nnodes;
+}
+
+/* The index the next new_node() of a tag gets. */
+static uint32_t tag_index(const comp_t *c)
+{
+    return (uint32_t)(fuses(c) ? c->nnodes - 1 : c->nnodes);
+}
+
+/* Appends a node. A tag right after text in the same container takes over the
+ * text's node as its prefix, which halves the nodes the renderer visits in
+ * text with variables; the renderer still counts the text as a step of its
+ * own and reports errors in it without a position, as for a TEXT node. */
 static sj_status_t new_node(comp_t *c, uint8_t op, const token_t *t, tnode_t **out)
 {
-    if (c->nnodes == c->capnodes) {
-        size_t cap = c->capnodes ? c->capnodes * 2 : 32;
-        tnode_t *p = realloc(c->nodes, cap * sizeof *p);
-        if (!p) return SJ_ERR_NOMEM;
-        c->nodes = p;
-        c->capnodes = cap;
+    uint32_t poff = 0, plen = 0;
+    tnode_t *n;
+    if (op != OP_TEXT && fuses(c)) {
+        n = &c->nodes[c->nnodes - 1];
+        poff = n->off;
+        plen = n->len;
+    } else {
+        if (c->nnodes == c->capnodes) {
+            size_t cap = c->capnodes ? c->capnodes * 2 : 32;
+            tnode_t *p = realloc(c->nodes, cap * sizeof *p);
+            if (!p) return SJ_ERR_NOMEM;
+            c->nodes = p;
+            c->capnodes = cap;
+        }
+        n = &c->nodes[c->nnodes++];
     }
-    tnode_t *n = &c->nodes[c->nnodes++];
     memset(n, 0, sizeof *n);
     n->op = op;
     n->end = (uint32_t)c->nnodes;
+    n->poff = poff;
+    n->plen = plen;
     if (t) {
         n->line = t->line;
         n->col = t->col;
@@ -647,7 +689,45 @@ static sj_status_t emit_text(comp_t *c, const token_t *t, size_t a, size_t b)
     return SJ_OK;
 }
 
-/* Splits a dotted name into pool strings; "." is the implicit iterator. */
+static uint64_t hash_name(const char *s, size_t n);
+
+/* The pool offset of name part s[0..n) (n > 0), added on first use. */
+static sj_status_t intern(comp_t *c, const char *s, size_t n, uint32_t *off)
+{
+    if ((c->nnames + 1) * 2 > c->capnames) {
+        size_t cap = c->capnames ? c->capnames * 2 : 64;
+        name_slot_t *tab = calloc(cap, sizeof *tab);
+        if (!tab) return SJ_ERR_NOMEM;
+        for (size_t i = 0; i < c->capnames; i++) {
+            if (!c->names[i].len) continue;
+            size_t j = (size_t)c->names[i].hash & (cap - 1);
+            while (tab[j].len) j = (j + 1) & (cap - 1);
+            tab[j] = c->names[i];
+        }
+        free(c->names);
+        c->names = tab;
+        c->capnames = cap;
+    }
+    uint64_t h = hash_name(s, n);
+    size_t i = (size_t)h & (c->capnames - 1);
+    for (; c->names[i].len; i = (i + 1) & (c->capnames - 1)) {
+        if (c->names[i].hash == h && c->names[i].len == n &&
+            memcmp(c->pool.data + c->names[i].off, s, n) == 0) {
+            *off = c->names[i].off;
+            return SJ_OK;
+        }
+    }
+    sj_status_t st = pool_str(c, s, n, off);
+    if (st != SJ_OK) return st;
+    c->names[i].off = *off;
+    c->names[i].len = (uint32_t)n;
+    c->names[i].hash = h;
+    c->nnames++;
+    return SJ_OK;
+}
+
+/* Splits a dotted name into interned pool strings; "." is the implicit
+ * iterator. An empty part ("a..b") is stored as its own empty string. */
 static sj_status_t add_dotted(comp_t *c, const token_t *t, tnode_t *n)
 {
     const char *s = c->src + t->name;
@@ -667,7 +747,8 @@ static sj_status_t add_dotted(comp_t *c, const token_t *t, tnode_t *n)
             c->capparts = cap;
         }
         part_t *pt = &c->parts[c->nparts++];
-        sj_status_t st = pool_str(c, s + i, j - i, &pt->off);
+        sj_status_t st =
+            j > i ? intern(c, s + i, j - i, &pt->off) : pool_str(c, s + i, 0, &pt->off);
         if (st != SJ_OK) return st;
         pt->len = (uint32_t)(j - i);
         if (n->nparts == UINT16_MAX) {
@@ -675,7 +756,10 @@ static sj_status_t add_dotted(comp_t *c, const token_t *t, tnode_t *n)
                     "name with more than %u parts", UINT16_MAX);
             return SJ_ERR_TOO_BIG;
         }
-        n->nparts++;
+        if (n->nparts++ == 0) {
+            n->off = pt->off;
+            n->len = pt->len;
+        }
         if (!dot) break;
         i = j + 1;
     }
@@ -719,7 +803,7 @@ static sj_status_t build_tag(comp_t *c, size_t i)
     const token_t *t = &c->toks[i];
     tnode_t *n;
     sj_status_t st = SJ_OK;
-    uint32_t idx = (uint32_t)c->nnodes;
+    uint32_t idx = tag_index(c);
     switch (t->kind) {
     case TK_VAR:
     case TK_RAW:
@@ -785,7 +869,7 @@ static sj_status_t build_parent_body(comp_t *c, size_t *i)
     const token_t *t = &c->toks[*i];
     tnode_t *n;
     sj_status_t st;
-    uint32_t idx = (uint32_t)c->nnodes;
+    uint32_t idx = tag_index(c);
     switch (t->kind) {
     case TK_BLOCK:
         if ((st = new_node(c, OP_ARG, t, &n)) != SJ_OK) return st;
@@ -806,6 +890,18 @@ static sj_status_t build_parent_body(comp_t *c, size_t *i)
         return SJ_OK;
     default:
         return SJ_OK;
+    }
+}
+
+/* Facts the renderer would otherwise find out on every render: whether a
+ * text or a prefix ends a line. */
+static void finish_nodes(comp_t *c)
+{
+    for (size_t i = 0; i < c->nnodes; i++) {
+        tnode_t *n = &c->nodes[i];
+        if (n->op == OP_TEXT && n->len && c->pool.data[n->off + n->len - 1] == '\n')
+            n->flags |= NF_EOL;
+        if (n->plen && c->pool.data[n->poff + n->plen - 1] == '\n') n->flags |= NF_PEOL;
     }
 }
 
@@ -856,6 +952,7 @@ sj_tmpl_t *sj_tmpl_compile(const char *name, const char *src, size_t len,
         decide_standalone(&c);
         st = build(&c);
     }
+    if (st == SJ_OK) finish_nodes(&c);
     if (st == SJ_OK) st = sj_buf_addc(&c.pool, '\0'); /* the pool is never empty */
     if (st == SJ_OK) {
         t = calloc(1, sizeof *t);
@@ -884,6 +981,7 @@ sj_tmpl_t *sj_tmpl_compile(const char *name, const char *src, size_t len,
     free(c.toks);
     free(c.nodes);
     free(c.parts);
+    free(c.names);
     sj_buf_free(&c.pool);
     return t;
 }
@@ -1044,6 +1142,18 @@ typedef struct ctx {
     const struct ctx *up;
 } ctx_t;
 
+/* The root frame remembers look-ups (direct-mapped by the name's pool address;
+ * names are interned, so the address identifies the name): a name that list
+ * items lack is then looked up in the root once, not once per item, and
+ * {{#x}}{{x}}{{/x}} looks x up once. The data does not change during a
+ * render, so a remembered value (or absence, NULL) stays right. */
+#define MEMO_BITS 4
+
+typedef struct memo {
+    const char *key;
+    const json_t *v;
+} memo_t;
+
 /* Block overrides: one frame per parent expansion. `outer` is the chain that
  * was active where the parent tag was written, so an argument renders with
  * the overrides of its own site (which also ends self-referring blocks). */
@@ -1069,6 +1179,10 @@ typedef struct rstate {
     /* where the renderer is, for error messages */
     const sj_tmpl_t *cur_t;
     const tnode_t *cur_n;
+    /* the root frame's look-up memo */
+    const ctx_t *root;
+    uint32_t memo_valid; /* bit i: memo[i] is filled */
+    memo_t memo[1u << MEMO_BITS];
 } rstate_t;
 
 static sj_status_t render_fail(rstate_t *st, sj_status_t code, const char *fmt, ...)
@@ -1096,7 +1210,7 @@ static sj_status_t out_fail(rstate_t *st, sj_status_t code)
     return render_fail(st, code, "out of memory while rendering");
 }
 
-static sj_status_t out_raw(rstate_t *st, const char *p, size_t n)
+static inline sj_status_t out_raw(rstate_t *st, const char *p, size_t n)
 {
     sj_status_t s = sj_buf_add(st->out, p, n);
     return s == SJ_OK ? SJ_OK : out_fail(st, s);
@@ -1112,15 +1226,22 @@ static sj_status_t out_indent(rstate_t *st)
 }
 
 /* Template text: indentation goes before the first byte of every line that
- * has content (a line that is just a line ending stays empty). */
-static sj_status_t out_text(rstate_t *st, const char *p, size_t n)
+ * has content (a line that is just a line ending stays empty). eol: the text
+ * ends with a line ending. */
+static sj_status_t out_text_indented(rstate_t *st, const char *p, size_t n);
+
+static inline sj_status_t out_text(rstate_t *st, const char *p, size_t n, bool eol)
 {
-    sj_status_t s;
-    if (n == 0) return SJ_OK;
     if (st->nind == 0) {
-        st->bol = p[n - 1] == '\n';
+        st->bol = eol;
         return out_raw(st, p, n);
     }
+    return out_text_indented(st, p, n);
+}
+
+static sj_status_t out_text_indented(rstate_t *st, const char *p, size_t n)
+{
+    sj_status_t s;
     size_t i = 0;
     while (i < n) {
         if (st->bol && p[i] != '\n' && !(p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') &&
@@ -1151,22 +1272,70 @@ static const char *const html_esc[256] = {
     ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;"};
 static const uint8_t html_esc_len[256] = {['&'] = 5, ['<'] = 4, ['>'] = 4, ['"'] = 6};
 
-/* Most values have nothing to escape: the scan finds the next byte that needs
- * it and the run before it goes out in one piece. */
-static sj_status_t out_value(rstate_t *st, const char *p, size_t n, bool esc)
+static inline uint64_t load64(const char *p)
 {
-    if (!esc) return out_raw(st, p, n);
-    size_t run = 0, i = 0;
-    for (;;) {
-        while (i < n && !html_esc_len[(unsigned char)p[i]]) i++;
-        if (i == n) break;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Index of the first byte in p[i..n) that needs escaping, or n. Eight bytes at
+ * a time first: '<' (3C) and '>' (3E) differ only in bit 1, '"' (22) and '&'
+ * (26) only in bit 2, so two "has a zero byte" tests cover all four. */
+static inline bool esc_word(uint64_t w)
+{
+    uint64_t a = (w | 0x02 * ONES) ^ (0x3E * ONES);
+    uint64_t b = (w | 0x04 * ONES) ^ (0x26 * ONES);
+    return ((a - ONES) & ~a & HIGHS) | ((b - ONES) & ~b & HIGHS);
+}
+
+/* Whether p[0..n) has a byte to escape. Words of 8 (the last one overlapping
+ * the one before) or two overlapping words of 4, so that short values take no
+ * loop; a 4-byte word is tested as the low half of an 8-byte one whose upper
+ * bytes are zero, which never match. */
+static inline bool esc_any(const char *p, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (esc_word(load64(p + i))) return true;
+        return esc_word(load64(p + n - 8));
+    }
+    if (n >= 4) return esc_word(load32(p)) || esc_word(load32(p + n - 4));
+    for (size_t i = 0; i < n; i++)
+        if (html_esc_len[(unsigned char)p[i]]) return true;
+    return false;
+}
+
+/* Writes p[0..n), which has bytes to escape: the runs between them go out in
+ * one piece. */
+static sj_status_t out_escaped(rstate_t *st, const char *p, size_t n)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
+        if (!html_esc_len[ch]) continue;
         sj_status_t s = out_raw(st, p + run, i - run);
         if (s == SJ_OK) s = out_raw(st, html_esc[ch], html_esc_len[ch]);
         if (s != SJ_OK) return s;
-        run = ++i;
+        run = i + 1;
     }
     return out_raw(st, p + run, n - run);
+}
+
+static inline sj_status_t out_value(rstate_t *st, const char *p, size_t n, bool esc)
+{
+    if (esc && esc_any(p, n)) return out_escaped(st, p, n);
+    return out_raw(st, p, n);
 }
 
 /* Formats an integer into buf (>= 24 bytes); returns the length. */
@@ -1335,6 +1504,11 @@ static sj_status_t interpolate(rstate_t *st, const json_t *v, bool esc)
     const char *s;
     size_t n;
     if (!v || json_is_null(v)) return SJ_OK;
+    if (json_is_string(v)) { /* the common case, without the copy to buf */
+        if ((n = json_string_length(v)) == 0) return SJ_OK;
+        sj_status_t rc = value_begin(st);
+        return rc == SJ_OK ? out_value(st, json_string_value(v), n, esc) : rc;
+    }
     if (scalar_text(v, buf, &s, &n)) {
         if (n == 0) return SJ_OK;
         sj_status_t rc = value_begin(st);
@@ -1344,18 +1518,41 @@ static sj_status_t interpolate(rstate_t *st, const json_t *v, bool esc)
     return rc == SJ_OK ? out_json(st, v, esc, 0) : rc;
 }
 
-/* Resolves a dotted name: the first part up the context stack, the rest
- * inside the value found (never up the stack again). */
-static const json_t *lookup(const sj_tmpl_t *t, const tnode_t *n, const ctx_t *ctx)
+static inline size_t memo_slot(const char *key)
+{
+    return (size_t)(((uint64_t)(uintptr_t)key * 0x9E3779B97F4A7C15ull) >>
+                    (64 - MEMO_BITS));
+}
+
+/* Member key[0..len) of the root, remembered. */
+static const json_t *root_get(rstate_t *st, const ctx_t *c, const char *key, size_t len)
+{
+    size_t slot = memo_slot(key);
+    if ((st->memo_valid >> slot & 1) && st->memo[slot].key == key)
+        return st->memo[slot].v;
+    const json_t *v = json_is_object(c->v) ? json_object_getn(c->v, key, len) : NULL;
+    st->memo_valid |= 1u << slot;
+    st->memo[slot] = (memo_t){key, v};
+    return v;
+}
+
+/* Resolves a dotted name: the first part (interned, at off/len) up the
+ * context stack, the rest inside the value found (never up the stack again). */
+static const json_t *lookup(rstate_t *st, const sj_tmpl_t *t, const tnode_t *n,
+                            const ctx_t *ctx)
 {
     if (n->nparts == 0) return ctx ? ctx->v : NULL;
-    const part_t *p = &t->parts[n->name];
+    const char *key = t->pool + n->off;
+    size_t len = n->len;
     const json_t *v = NULL;
-    for (; ctx; ctx = ctx->up) {
-        if (json_is_object(ctx->v) &&
-            (v = json_object_getn(ctx->v, t->pool + p[0].off, p[0].len)) != NULL)
+    for (const ctx_t *c = ctx; c; c = c->up) {
+        if (c == st->root) {
+            v = root_get(st, c, key, len);
             break;
+        }
+        if (json_is_object(c->v) && (v = json_object_getn(c->v, key, len)) != NULL) break;
     }
+    const part_t *p = &t->parts[n->name];
     for (uint16_t k = 1; k < n->nparts && v; k++)
         v = json_is_object(v) ? json_object_getn(v, t->pool + p[k].off, p[k].len) : NULL;
     return v;
@@ -1385,7 +1582,7 @@ static sj_status_t render_range(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
                                 uint32_t end, const ctx_t *ctx, const bframe_t *frames);
 
 /* Finds the template a partial or parent node names, or NULL. */
-static const sj_tmpl_t *resolve(const rstate_t *st, const sj_tmpl_t *t, const tnode_t *n,
+static const sj_tmpl_t *resolve(rstate_t *st, const sj_tmpl_t *t, const tnode_t *n,
                                 const ctx_t *ctx)
 {
     if (!(n->flags & NF_DYNAMIC)) {
@@ -1393,7 +1590,7 @@ static const sj_tmpl_t *resolve(const rstate_t *st, const sj_tmpl_t *t, const tn
         return e ? e->tmpl : NULL;
     }
     /* ~dynamic-names: the value of the name, as interpolation would print it. */
-    const json_t *v = lookup(t, n, ctx);
+    const json_t *v = lookup(st, t, n, ctx);
     char buf[40];
     const char *s;
     size_t len;
@@ -1465,12 +1662,8 @@ static sj_status_t render_node(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
     const json_t *v;
     sj_status_t rc = SJ_OK;
     switch (n->op) {
-    case OP_TEXT:
-        return out_text(st, t->pool + n->off, n->len);
-    case OP_VAR:
-        return interpolate(st, lookup(t, n, ctx), st->escape && (n->flags & NF_ESCAPE));
     case OP_SECTION:
-        v = lookup(t, n, ctx);
+        v = lookup(st, t, n, ctx);
         if (!truthy(v)) return SJ_OK;
         if (json_is_array(v)) {
             size_t k = json_array_size(v);
@@ -1484,7 +1677,7 @@ static sj_status_t render_node(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
             return render_range(st, t, i + 1, n->end, &c, frames);
         }
     case OP_INVERTED:
-        if (truthy(lookup(t, n, ctx))) return SJ_OK;
+        if (truthy(lookup(st, t, n, ctx))) return SJ_OK;
         return render_range(st, t, i + 1, n->end, ctx, frames);
     case OP_PARTIAL: {
         const sj_tmpl_t *p = resolve(st, t, n, ctx);
@@ -1503,21 +1696,24 @@ static sj_status_t render_node(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
         const sj_tmpl_t *x = where->t;
         return expand(st, t, n, x, arg + 1, x->nodes[arg].end, ctx, where->outer);
     }
-    default: /* OP_ARG is only reached through find_override() */
+    default: /* OP_TEXT and OP_VAR are handled in render_range(); OP_ARG is
+              * only reached through find_override() */
         return SJ_OK;
     }
 }
 
-/* Counts one step against the budget; the error names the current node. */
-static sj_status_t step(rstate_t *st)
+/* The step budget is spent; the error names the current node. */
+static sj_status_t steps_exceeded(rstate_t *st)
 {
-    if (++st->steps <= st->max_steps) return SJ_OK;
     return render_fail(st, SJ_ERR_TOO_BIG,
                        "rendering stopped after %llu steps (sections nested over large "
                        "lists?)",
                        (unsigned long long)st->max_steps);
 }
 
+/* Renders nodes [i, end) of t. Text and variables, most of the nodes, are
+ * handled here; containers and partials go through render_node(). The step
+ * budget counts the range and every node in it. */
 static sj_status_t render_range(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
                                 uint32_t end, const ctx_t *ctx, const bframe_t *frames)
 {
@@ -1525,15 +1721,40 @@ static sj_status_t render_range(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
         return render_fail(st, SJ_ERR_TOO_BIG,
                            "sections and partials nested deeper than %d levels",
                            SJ_TMPL_MAX_NESTING);
-    st->nest++;
     /* One step for the range itself: a section over a long list with an
      * empty body costs its iterations even though it visits no node. */
-    sj_status_t rc = step(st);
-    while (i < end && rc == SJ_OK) {
+    if (++st->steps > st->max_steps) return steps_exceeded(st);
+    st->nest++;
+    const tnode_t *nodes = t->nodes;
+    sj_status_t rc = SJ_OK;
+    while (i < end) {
+        const tnode_t *n = &nodes[i];
         st->cur_t = t;
-        st->cur_n = &t->nodes[i];
-        if ((rc = step(st)) == SJ_OK) rc = render_node(st, t, i, ctx, frames);
-        i = t->nodes[i].end;
+        if (n->plen) {
+            /* The text before the tag: a step, and errors without position. */
+            st->cur_n = NULL;
+            if (++st->steps > st->max_steps) {
+                rc = steps_exceeded(st);
+                break;
+            }
+            if ((rc = out_text(st, t->pool + n->poff, n->plen, n->flags & NF_PEOL)) !=
+                SJ_OK)
+                break;
+        }
+        st->cur_n = n;
+        if (++st->steps > st->max_steps) {
+            rc = steps_exceeded(st);
+            break;
+        }
+        if (n->op == OP_TEXT) {
+            rc = out_text(st, t->pool + n->off, n->len, n->flags & NF_EOL);
+        } else if (n->op == OP_VAR)
+            rc = interpolate(st, lookup(st, t, n, ctx),
+                             st->escape && (n->flags & NF_ESCAPE));
+        else
+            rc = render_node(st, t, i, ctx, frames);
+        if (rc != SJ_OK) break;
+        i = n->end;
     }
     st->nest--;
     return rc;
@@ -1567,6 +1788,8 @@ sj_status_t sj_tmpl_render_opts(const sj_tmpl_t *t, const sj_tmpl_set_t *partial
     if (st.max_depth > SJ_TMPL_DEPTH_LIMIT) st.max_depth = SJ_TMPL_DEPTH_LIMIT;
     st.max_steps = opts && opts->max_steps ? opts->max_steps : SJ_TMPL_MAX_STEPS;
     ctx_t root = {data, NULL};
+    st.root = &root;
+    st.memo_valid = 0;
     return render_range(&st, t, 0, t->nnodes, data ? &root : NULL, NULL);
 }
 

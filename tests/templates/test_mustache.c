@@ -196,6 +196,100 @@ static void test_buf_fast_path(void **state)
     sj_buf_free(&b);
 }
 
+/* Names are interned and the root frame remembers look-ups: names that list
+ * items lack come from the root, the same name in a partial and in the main
+ * template, dotted names that share their first part, section then inverted
+ * section of one name, and more names than the memo has slots. */
+static void test_lookups(void **state)
+{
+    (void)state;
+    check("{{#l}}[{{a}}{{b}}{{c}}]{{/l}}", "{\"a\":\"A\",\"l\":[{\"b\":1},{\"a\":2},{}]}",
+          "[A1][2][A]");
+    check("{{#l}}{{#x}}y{{/x}}{{^x}}n{{/x}}{{/l}}",
+          "{\"l\":[{\"x\":1},{},{\"x\":0}],\"x\":true}", "yyn");
+    check("{{#a}}{{a}}{{/a}}{{^a}}-{{/a}}{{a}}", "{\"a\":\"v\"}", "vv");
+    check("{{a.b}} {{a.c}} {{a}} {{a.b.c}}", "{\"a\":{\"b\":\"B\",\"c\":\"C\"}}",
+          "B C {&quot;b&quot;:&quot;B&quot;,&quot;c&quot;:&quot;C&quot;} ");
+    check("{{#o}}{{a.b}}{{/o}}|{{a.b}}", "{\"o\":{\"a\":{}},\"a\":{\"b\":1}}", "|1");
+    sj_tmpl_error_t err;
+    char *got =
+        render_full("{{x}}{{>p}}{{#l}}{{>p}}{{/l}}", "{\"x\":1,\"l\":[{\"x\":2},{}]}", 0,
+                    1 << 20, &err, "p", "({{x}})", NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "1(1)(2)(1)");
+    free(got);
+    /* 40 names at the root, each looked up twice, with list items between. */
+    char src[4096], json[1024], want[1024];
+    size_t ns = 0, nj = 0, nw = 0;
+    nj += (size_t)snprintf(json + nj, sizeof json - nj, "{\"l\":[{},{\"n7\":\"i\"}]");
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < 40; i++) {
+            ns += (size_t)snprintf(src + ns, sizeof src - ns,
+                                   "{{#l}}{{n%d}}{{/l}}{{n%d}}.", i, i);
+            if (r == 0)
+                nj += (size_t)snprintf(json + nj, sizeof json - nj, ",\"n%d\":%d", i, i);
+            nw += (size_t)(i == 7 ? snprintf(want + nw, sizeof want - nw, "7i7.")
+                                  : snprintf(want + nw, sizeof want - nw, "%d%d%d.", i, i,
+                                             i));
+        }
+    }
+    snprintf(json + nj, sizeof json - nj, "}");
+    check(src, json, want);
+    /* A root that is not an object has no names. */
+    check("{{#.}}{{a}}{{/.}}|{{a}}", "[{\"a\":1},{}]", "1|");
+}
+
+/* Text right before a tag is rendered with the tag (one node), but still
+ * counts as a step of its own and fails without a position, like other text. */
+static void test_text_before_tags(void **state)
+{
+    (void)state;
+    sj_tmpl_error_t err;
+    char *got = render_full("abcdef{{x}}", "{\"x\":1}", 0, 3, &err, NULL);
+    assert_null(got);
+    assert_string_equal(err.message, "t: rendered output exceeds the limit of 3 bytes");
+    got = render_full("abcdef\n{{x}}", "{\"x\":\"1234\"}", 0, 9, &err, NULL);
+    assert_null(got);
+    assert_string_equal(err.message,
+                        "t:2:1: rendered output exceeds the limit of 9 bytes");
+
+    sj_tmpl_t *t = sj_tmpl_compile("t", "ab{{x}}cd", 9, &err);
+    assert_non_null(t);
+    json_t *d = json_pack("{s:i}", "x", 5);
+    sj_buf_t out;
+    sj_buf_init(&out, 1024);
+    /* Steps: the range, "ab", {{x}}, "cd". */
+    sj_tmpl_opts_t o = {.max_steps = 1};
+    assert_int_equal(sj_tmpl_render_opts(t, NULL, d, &o, &out, &err), SJ_ERR_TOO_BIG);
+    assert_string_equal(err.message,
+                        "t: rendering stopped after 1 steps (sections nested "
+                        "over large lists?)");
+    o.max_steps = 2;
+    sj_buf_reset(&out);
+    assert_int_equal(sj_tmpl_render_opts(t, NULL, d, &o, &out, &err), SJ_ERR_TOO_BIG);
+    assert_string_equal(err.message, "t:1:3: rendering stopped after 2 steps (sections "
+                                     "nested over large lists?)");
+    o.max_steps = 3;
+    sj_buf_reset(&out);
+    assert_int_equal(sj_tmpl_render_opts(t, NULL, d, &o, &out, &err), SJ_ERR_TOO_BIG);
+    assert_string_equal(err.message,
+                        "t: rendering stopped after 3 steps (sections nested "
+                        "over large lists?)");
+    o.max_steps = 4;
+    sj_buf_reset(&out);
+    assert_int_equal(sj_tmpl_render_opts(t, NULL, d, &o, &out, &err), SJ_OK);
+    assert_string_equal(sj_buf_cstr(&out), "ab5cd");
+    sj_buf_free(&out);
+    json_decref(d);
+    sj_tmpl_destroy(t);
+    /* Text before sections, partials, parents and blocks. */
+    got = render_full("a{{#t}}b{{/t}}c{{>p}}d{{<p}}{{/p}}e{{$b}}f{{/b}}", "{\"t\":1}", 0,
+                      1 << 20, &err, "p", "P", NULL);
+    assert_non_null(got);
+    assert_string_equal(got, "abcPdPef");
+    free(got);
+}
+
 static void test_numbers(void **state)
 {
     (void)state;
@@ -655,12 +749,13 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escaping),       cmocka_unit_test(test_escaping_runs),
-        cmocka_unit_test(test_buf_fast_path),  cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_values),         cmocka_unit_test(test_truthiness),
-        cmocka_unit_test(test_compile_errors), cmocka_unit_test(test_compile_bounds),
-        cmocka_unit_test(test_render_bounds),  cmocka_unit_test(test_sets),
-        cmocka_unit_test(test_indentation),    cmocka_unit_test(test_blocks),
+        cmocka_unit_test(test_escaping),         cmocka_unit_test(test_escaping_runs),
+        cmocka_unit_test(test_buf_fast_path),    cmocka_unit_test(test_lookups),
+        cmocka_unit_test(test_text_before_tags), cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_values),           cmocka_unit_test(test_truthiness),
+        cmocka_unit_test(test_compile_errors),   cmocka_unit_test(test_compile_bounds),
+        cmocka_unit_test(test_render_bounds),    cmocka_unit_test(test_sets),
+        cmocka_unit_test(test_indentation),      cmocka_unit_test(test_blocks),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,41 +1,24 @@
-/* Composing the message for one intent on one channel: templates on disk,
- * the render context, and the channel renderers of templates/.
+/* Composing the message for one intent on one channel: the intent's template
+ * set under `templates.dir` (default templates/campaigns/), the render
+ * context and the channel renderers, all through templates/tset.h, which
+ * documents the layout on disk, the context and the rendering rules that
+ * `seintje render` previews with.
  *
- * Template layout under `templates.dir` (default templates/campaigns/):
+ * What deliver adds: the set is <template_ref>/<language> (template_ref
+ * "<campaign>/<variant>", both slugs; the language nl, fr, de or en is the
+ * intent's, the segment stage having already fallen back to the campaign's
+ * default_language when the resident's is not offered); the context is the
+ * intent's context with the additions of sj_tset_context() replacing its
+ * keys (reason, campaign and the intent id from the intent, given_name from
+ * the profile when it has one); an SMS has at most SJ_SMS_SEND_MAX_SEGMENTS
+ * parts; the app category is action-required for a mandatory intent; the SMS
+ * and app records carry the outbox metadata (id, campaign, template,
+ * language, sent_at, reason, and to or inbox).
  *
- *     <campaign>/<variant>/<lang>/email.subject.mustache   one line
- *                                 email.text.mustache      plain-text body
- *                                 email.html.mustache      HTML body (optional)
- *                                 sms.mustache             one SMS, at most 3 parts
- *                                 app.title.mustache       app inbox title
- *                                 app.body.mustache        app inbox body
- *                                 link.mustache            the one action's deep
- *                                                          link (optional)
- *     _partials/<name>.mustache          shared partial {{> name}}
- *     _partials/<name>.<lang>.mustache   the same partial for one language
- *     _site.json                         municipality branding by NIS code
- *
- * _site.json: {"default": {...}, "municipalities": {"44084": {...}}}, each
- * entry {"name": {"nl": "Aalter", ...}, "title": {"nl": "Gemeente Aalter",
- * ...}, "url": "https://www.example.org/aalter"}.
- *
- * The render context is the intent's context plus: municipality,
- * municipality_title, municipality_url (from _site.json by context.nis),
- * link (rendered link.mustache, else municipality_url), unsubscribe_url and
- * why_url (municipality_url + "/seintje/unsubscribe?id=<intent id>" and
- * ".../why?id=<intent id>"), reason, intent_id, campaign, channel, language,
- * lang_<code> = true, given_name from the profile when it has one, and for
- * every YYYY-MM-DD date <key>_long and <key>_weekday in the message language
- * (templates/locale.h). HTML is escaped only in email.html; subjects, text,
- * SMS and app texts render without escaping and have trailing whitespace
- * removed from every part but the e-mail bodies.
- *
- * Language: the intent's language (the segment stage already fell back to
- * the campaign's default_language when the resident's is not offered).
- *
- * Templates are compiled on first use and cached (at most
- * SJ_COMPOSE_MAX_TEMPLATES sets). Thread-safety: one sj_compose_t per thread
- * (the cache is not locked). */
+ * Template sets are compiled on first use and cached (at most
+ * SJ_COMPOSE_MAX_TEMPLATES sets; a set that fails to load is not cached, so
+ * a fixed or added directory is picked up on the next intent). Thread-safety:
+ * one sj_compose_t per thread (the cache is not locked). */
 #ifndef SJ_COMPOSE_H
 #define SJ_COMPOSE_H
 
@@ -47,10 +30,10 @@
 #include "consumers/route.h"
 #include "core/buf.h"
 #include "core/common.h"
+#include "templates/tset.h"
 
 #define SJ_COMPOSE_MAX_TEMPLATES 1024 /* cached (campaign, variant, language) sets */
-#define SJ_COMPOSE_MAX_OUTPUT    (1u << 20) /* bytes of one rendered message */
-#define SJ_COMPOSE_SMS_MAX_PARTS 3
+#define SJ_COMPOSE_MAX_OUTPUT    SJ_TSET_MAX_PART /* bytes of one rendered part */
 
 typedef struct sj_compose_s sj_compose_t;
 

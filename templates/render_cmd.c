@@ -11,18 +11,16 @@
  * parts to their renderers (sms.h, email.h, app.h) and print what those build:
  * the SMS analysis as JSON, the RFC 5322 message, the app inbox payload. For
  * them TEMPLATE may be a template set, a <campaign>/<variant>/<lang>/
- * directory in the layout deliver reads (consumers/compose.h), rendered with
+ * directory in the layout deliver reads (templates/tset.h), rendered with
  * the context deliver builds; what deliver takes from the intent, the profile
  * or its configuration (sender, recipient, id, Date, ...) comes from options
  * with preview defaults. The layout, the context additions and the part
- * rules repeat consumers/compose.c, which this library may not include
- * (consumers depend on templates, not the other way round).
+ * rules are those of templates/tset.h, which deliver renders with too.
  *
  * Every template and partial is compiled up front, so a broken file is
  * reported with its file, line and column even when the message does not
  * reach it, and stdout gets nothing unless the whole output was built. Unlike
  * the engine, this file does I/O: it is a command. */
-#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -42,17 +40,11 @@
 #include "templates/locale.h"
 #include "templates/mustache.h"
 #include "templates/sms.h"
+#include "templates/tset.h"
 
-#define RENDER_MAX_DATA     (64u << 20) /* bytes of JSON data */
-#define RENDER_MAX_OUTPUT   (64u << 20) /* bytes of rendered output */
-#define RENDER_MAX_PARTIALS 4096        /* files in --partials DIR */
-#define RENDER_MAX_PART     (1u << 20)  /* one part of a message, as deliver */
-#define RENDER_MAX_LINE     4096        /* a one-line part: title, link, SMS */
-#define PARTIAL_EXT         ".mustache"
-#define PATH_LEN            4096
-
-/* SMS parts deliver allows (SJ_COMPOSE_SMS_MAX_PARTS, consumers/compose.h). */
-#define RENDER_SMS_SEGMENTS 3
+#define RENDER_MAX_DATA   (64u << 20) /* bytes of JSON data */
+#define RENDER_MAX_OUTPUT (64u << 20) /* bytes of rendered output */
+#define PATH_LEN          4096
 
 /* Preview defaults for what deliver takes from its configuration, the intent
  * and the resident's profile. */
@@ -60,7 +52,6 @@
 #define DEFAULT_TO     "resident@example.org"
 #define DEFAULT_DOMAIN "seintje.example.org" /* email.domain */
 #define DEFAULT_ID     "preview"
-#define DEFAULT_URL    "https://www.example.org" /* deliver's municipality_url */
 
 static const char usage_text[] =
     "usage: seintje render TEMPLATE [--data FILE.json] [--partials DIR]\n"
@@ -85,9 +76,10 @@ static const char usage_text[] =
     "options:\n"
     "  -d, --data FILE        the context, a JSON document ('-' reads stdin);\n"
     "                         without it the context is {}\n"
-    "  -p, --partials DIR     load every DIR/NAME.mustache as partial or parent NAME,\n"
-    "                         and NAME.<lang>.mustache as NAME too; default for a\n"
-    "                         template set: its ../../../_partials if that exists\n"
+    "  -p, --partials DIR     load every DIR/NAME.mustache as partial or parent NAME;\n"
+    "                         NAME.<lang>.mustache replaces it in that language;\n"
+    "                         default for a template set: its ../../../_partials\n"
+    "                         if that exists\n"
     "      --channel CHANNEL  text (default), email, sms or app\n"
     "      --lang LANG        nl, fr, de or en: adds <key>_long and <key>_weekday\n"
     "                         for every YYYY-MM-DD date in the data; default for a\n"
@@ -123,23 +115,6 @@ static const char usage_text[] =
 typedef enum { CH_TEXT = 0, CH_EMAIL, CH_SMS, CH_APP, N_CHANNELS } channel_t;
 
 static const char *const channel_names[N_CHANNELS] = {"text", "email", "sms", "app"};
-
-/* The files of a template set, named as consumers/compose.c names them. */
-typedef enum {
-    P_SUBJECT = 0,
-    P_TEXT,
-    P_HTML,
-    P_SMS,
-    P_APP_TITLE,
-    P_APP_BODY,
-    P_LINK,
-    N_PARTS
-} part_t;
-
-static const char *const part_files[N_PARTS] = {
-    "email.subject.mustache", "email.text.mustache", "email.html.mustache",
-    "sms.mustache",           "app.title.mustache",  "app.body.mustache",
-    "link.mustache"};
 
 typedef struct {
     const char *template_path, *data_path, *partials_dir, *channel, *lang;
@@ -180,7 +155,8 @@ typedef struct {
     size_t max_segments;
     int64_t date_ms;
     sj_tmpl_set_t *partials;
-    sj_tmpl_t *part[N_PARTS]; /* a set's files; a single file is part[P_TEXT] */
+    sj_tmpl_t *file; /* TEMPLATE as a single file */
+    sj_tset_t *set;  /* the set, or for --channel sms the single file as its SMS */
     json_t *ctx;
     sj_buf_t out;
 } render_t;
@@ -269,87 +245,6 @@ static int compile_file(const char *path, const char *what, sj_tmpl_t **out)
     return *out ? SJ_EXIT_OK : usage_error("%s", err.message);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lists DIR/NAME.mustache regular files, sorted so errors come in a stable order. */
-static int list_partials(const char *dir, char ***names, size_t *count)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return usage_error("cannot open partials directory %s: %s", dir, strerror(errno));
-    size_t ext = strlen(PARTIAL_EXT), n = 0;
-    char **v = calloc(RENDER_MAX_PARTIALS, sizeof *v);
-    int rc = v ? SJ_EXIT_OK : usage_error("out of memory");
-    struct dirent *e;
-    while (rc == SJ_EXIT_OK && (e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' || len <= ext ||
-            strcmp(e->d_name + len - ext, PARTIAL_EXT))
-            continue;
-        char path[PATH_LEN];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (n == RENDER_MAX_PARTIALS)
-            rc = usage_error("more than %d partials in %s", RENDER_MAX_PARTIALS, dir);
-        else if (!(v[n++] = strdup(e->d_name)))
-            rc = usage_error("out of memory");
-    }
-    closedir(d);
-    if (v) qsort(v, n, sizeof *v, cmp_names);
-    *names = v;
-    *count = n;
-    return rc;
-}
-
-/* Compiles DIR/FILE and stores it in set under `name`. */
-static int add_partial(const char *dir, const char *file, const char *name,
-                       sj_tmpl_set_t *set)
-{
-    char path[PATH_LEN];
-    int plen = snprintf(path, sizeof path, "%s/%s", dir, file);
-    if (plen < 0 || (size_t)plen >= sizeof path)
-        return usage_error("path too long: %s/%s", dir, file);
-    sj_tmpl_t *t;
-    int rc = compile_file(path, "partial", &t);
-    if (rc != SJ_EXIT_OK) return rc;
-    if (sj_tmpl_set_put(set, name, t) != SJ_OK) {
-        sj_tmpl_destroy(t);
-        return usage_error("out of memory");
-    }
-    return SJ_EXIT_OK;
-}
-
-/* Loads every DIR/NAME.mustache as NAME. With a language, a second pass also
- * stores NAME.<lang>.mustache as NAME, replacing a shared NAME.mustache, which
- * is how deliver picks a partial per language (consumers/compose.c). */
-static int load_partials(const char *dir, const char *lang, sj_tmpl_set_t *set)
-{
-    char **names = NULL;
-    size_t count = 0, ext = strlen(PARTIAL_EXT);
-    int rc = list_partials(dir, &names, &count);
-    for (size_t i = 0; i < count && rc == SJ_EXIT_OK; i++) {
-        char name[PATH_LEN];
-        snprintf(name, sizeof name, "%.*s", (int)(strlen(names[i]) - ext), names[i]);
-        rc = add_partial(dir, names[i], name, set);
-    }
-    for (size_t i = 0; lang && i < count && rc == SJ_EXIT_OK; i++) {
-        size_t stem = strlen(names[i]) - ext, ll = strlen(lang);
-        if (stem <= ll + 1 || names[i][stem - ll - 1] != '.' ||
-            strncmp(names[i] + stem - ll, lang, ll))
-            continue;
-        char name[PATH_LEN];
-        snprintf(name, sizeof name, "%.*s", (int)(stem - ll - 1), names[i]);
-        rc = add_partial(dir, names[i], name, set);
-    }
-    for (size_t i = 0; i < count; i++) free(names[i]);
-    free(names);
-    return rc;
-}
-
 static int parse_args(int argc, char **argv, render_args_t *a)
 {
     bool options_done = false;
@@ -408,7 +303,7 @@ static int check_options(render_t *r)
     if ((a->flags & SJ_TMPL_NO_ESCAPE) && r->channel != CH_TEXT)
         return usage_error("--no-escape applies to --channel text only (the other "
                            "channels escape the HTML part only, as deliver does)");
-    r->max_segments = RENDER_SMS_SEGMENTS;
+    r->max_segments = SJ_SMS_SEND_MAX_SEGMENTS;
     if (a->max_segments) {
         uint64_t n;
         if (r->channel != CH_SMS)
@@ -435,12 +330,9 @@ static int check_options(render_t *r)
 /* The language a set's directory name says, or NULL. */
 static const char *lang_of_dir(const char *dir)
 {
-    static const char *const codes[] = {"nl", "fr", "de", "en"};
     const char *base = strrchr(dir, '/');
-    base = base ? base + 1 : dir;
-    for (size_t i = 0; i < SJ_ARRAY_LEN(codes); i++)
-        if (!strcmp(base, codes[i])) return codes[i];
-    return NULL;
+    sj_lang_t lang;
+    return sj_tset_lang(base ? base + 1 : dir, &lang) ? sj_lang_code(lang) : NULL;
 }
 
 /* root = the directory three levels above the set, written as the user would
@@ -505,26 +397,27 @@ static int check_template(render_t *r)
 /* Partials: --partials, else a set's <root>/_partials when it exists. */
 static int load_all_partials(render_t *r)
 {
+    char err[512];
+    sj_status_t st = SJ_OK;
     if (!(r->partials = sj_tmpl_set_new())) return usage_error("out of memory");
-    if (r->a.partials_dir) return load_partials(r->a.partials_dir, r->lang, r->partials);
-    if (!r->is_set) return SJ_EXIT_OK;
-    char dir[PATH_LEN + 16];
-    struct stat sb;
-    snprintf(dir, sizeof dir, "%s/_partials", r->root);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return SJ_EXIT_OK;
-    return load_partials(dir, r->lang, r->partials);
+    if (r->a.partials_dir)
+        st = sj_tset_load_partials(r->a.partials_dir, r->lang, r->partials, err,
+                                   sizeof err);
+    else if (r->is_set)
+        st = sj_tset_load_root_partials(r->root, r->lang, r->partials, err, sizeof err);
+    return st == SJ_OK ? SJ_EXIT_OK : usage_error("%s", err);
 }
 
 /* Whether the channel needs part p of a set. */
-static bool part_needed(channel_t ch, part_t p)
+static bool part_needed(channel_t ch, sj_tset_part_t p)
 {
     switch (ch) {
     case CH_EMAIL:
-        return p == P_SUBJECT || p == P_TEXT;
+        return p == SJ_TSET_SUBJECT || p == SJ_TSET_TEXT;
     case CH_SMS:
-        return p == P_SMS;
+        return p == SJ_TSET_SMS;
     case CH_APP:
-        return p == P_APP_TITLE || p == P_APP_BODY;
+        return p == SJ_TSET_APP_TITLE || p == SJ_TSET_APP_BODY;
     default:
         return false;
     }
@@ -534,300 +427,139 @@ static bool part_needed(channel_t ch, part_t p)
  * app title fails the e-mail preview just as it would fail the delivery. */
 static int load_set(render_t *r)
 {
-    for (int p = 0; p < N_PARTS; p++) {
-        char path[PATH_LEN + 64];
-        struct stat sb;
-        snprintf(path, sizeof path, "%s/%s", r->set_dir, part_files[p]);
-        if (stat(path, &sb) != 0) {
-            if (part_needed(r->channel, (part_t)p))
-                return usage_error("%s: missing (--channel %s needs it)", path,
-                                   channel_names[r->channel]);
-            continue;
-        }
-        int rc = compile_file(path, "template", &r->part[p]);
-        if (rc != SJ_EXIT_OK) return rc;
-    }
+    char err[512];
+    if (sj_tset_load(r->set_dir, &r->set, err, sizeof err) != SJ_OK)
+        return usage_error("%s", err);
+    for (int p = 0; p < SJ_TSET_PARTS; p++)
+        if (part_needed(r->channel, (sj_tset_part_t)p) &&
+            !sj_tset_part(r->set, (sj_tset_part_t)p))
+            return usage_error("%s/%s: missing (--channel %s needs it)", r->set_dir,
+                               sj_tset_part_file((sj_tset_part_t)p),
+                               channel_names[r->channel]);
     return SJ_EXIT_OK;
 }
 
-static void rtrim(sj_buf_t *b)
+/* A single file; for --channel sms it is the SMS part of a set of its own, so
+ * it renders by the same rules. */
+static int load_file(render_t *r)
 {
-    while (b->len > 0 && (b->data[b->len - 1] == '\n' || b->data[b->len - 1] == '\r' ||
-                          b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
-        b->data[--b->len] = '\0';
-}
-
-/* Renders part p into out (reset first) with deliver's rules: only the HTML
- * part is escaped, every part but the e-mail bodies loses trailing
- * whitespace. Reports errors. */
-static int render_part(const render_t *r, part_t p, sj_buf_t *out)
-{
-    sj_buf_reset(out);
-    sj_tmpl_error_t err;
-    unsigned flags = p == P_HTML ? 0 : SJ_TMPL_NO_ESCAPE;
-    if (sj_tmpl_render(r->part[p], r->partials, r->ctx, flags, out, &err) != SJ_OK)
-        return usage_error("%s", err.message);
-    if (p != P_TEXT && p != P_HTML) rtrim(out);
+    int rc = compile_file(r->a.template_path, "template", &r->file);
+    if (rc != SJ_EXIT_OK || r->channel != CH_SMS) return rc;
+    if (!(r->set = sj_tset_new(r->a.template_path))) return usage_error("out of memory");
+    sj_tset_put(r->set, SJ_TSET_SMS, r->file);
+    r->file = NULL;
     return SJ_EXIT_OK;
 }
 
-/* Sets ctx[key] to value; unless force, only when the data has no such key. */
-static int put_string(json_t *ctx, const char *key, const char *value, bool force)
+/* The data file as errors name it. */
+static const char *data_name(const render_t *r)
 {
-    if (!value || (!force && json_object_get(ctx, key))) return SJ_EXIT_OK;
-    if (json_object_set_new(ctx, key, json_string(value)) != 0)
-        return usage_error("cannot set %s in the context: not valid UTF-8", key);
-    return SJ_EXIT_OK;
+    if (!r->a.data_path) return "context";
+    return strcmp(r->a.data_path, "-") ? r->a.data_path : "<stdin>";
 }
 
-/* A branding text of a _site.json entry: a string, or one per language. */
-static const char *site_text(const json_t *entry, const char *key, const char *lang)
-{
-    const json_t *v = json_object_get(entry, key);
-    if (json_is_string(v)) return json_string_value(v);
-    const json_t *t = json_object_get(v, lang);
-    if (!json_is_string(t)) t = json_object_get(v, "nl");
-    return json_is_string(t) ? json_string_value(t) : NULL;
-}
-
-/* <root>/_site.json, or an empty object when there is none. */
-static int load_site(const render_t *r, json_t **site)
-{
-    char path[PATH_LEN + 16];
-    struct stat sb;
-    snprintf(path, sizeof path, "%s/_site.json", r->root);
-    if (stat(path, &sb) != 0) {
-        *site = json_object();
-        return *site ? SJ_EXIT_OK : usage_error("out of memory");
-    }
-    json_error_t jerr;
-    *site = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*site)
-        return usage_error("%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-    if (!json_is_object(*site))
-        return usage_error("%s: expected {\"default\": {...}, \"municipalities\": "
-                           "{\"<nis>\": {...}}}",
-                           path);
-    return SJ_EXIT_OK;
-}
-
-/* Branding by the data's nis, as deliver looks it up. */
-static int add_branding(render_t *r)
-{
-    json_t *site;
-    int rc = load_site(r, &site);
-    if (rc != SJ_EXIT_OK) {
-        json_decref(site);
-        return rc;
-    }
-    const char *nis = json_string_value(json_object_get(r->ctx, "nis"));
-    const json_t *entry =
-        nis ? json_object_get(json_object_get(site, "municipalities"), nis) : NULL;
-    if (!entry) entry = json_object_get(site, "default");
-    const char *url = site_text(entry, "url", r->lang);
-    rc = put_string(r->ctx, "municipality", site_text(entry, "name", r->lang), false);
-    if (rc == SJ_EXIT_OK)
-        rc = put_string(r->ctx, "municipality_title", site_text(entry, "title", r->lang),
-                        false);
-    if (rc == SJ_EXIT_OK)
-        rc = put_string(r->ctx, "municipality_url", url ? url : DEFAULT_URL, false);
-    json_decref(site);
-    return rc;
-}
-
-/* ctx[key] = "<municipality_url><path><id>" unless the data has key. */
-static int put_url(render_t *r, const char *key, const char *path)
-{
-    if (json_object_get(r->ctx, key)) return SJ_EXIT_OK;
-    const char *base = json_string_value(json_object_get(r->ctx, "municipality_url"));
-    json_t *v = json_sprintf("%s%s%s", base ? base : DEFAULT_URL, path, r->a.id);
-    if (!v || json_object_set_new(r->ctx, key, v) != 0)
-        return usage_error("cannot set %s in the context: not valid UTF-8", key);
-    return SJ_EXIT_OK;
-}
-
-/* The context deliver builds around the intent's (consumers/compose.h), with
+/* The context deliver builds around the intent's (templates/tset.h), with
  * the data in the intent's place; the data wins, options win over the data. */
 static int build_set_context(render_t *r)
 {
     if (!json_is_object(r->ctx))
         return usage_error("%s: the context of a template set must be a JSON object",
-                           strcmp(r->a.data_path, "-") ? r->a.data_path : "<stdin>");
-    int rc = add_branding(r);
-    if (rc == SJ_EXIT_OK)
-        rc = put_string(r->ctx, "unsubscribe_url", r->a.unsubscribe, true);
-    if (rc == SJ_EXIT_OK) rc = put_url(r, "unsubscribe_url", "/seintje/unsubscribe?id=");
-    if (rc == SJ_EXIT_OK) rc = put_url(r, "why_url", "/seintje/why?id=");
-    if (rc == SJ_EXIT_OK) rc = put_string(r->ctx, "intent_id", r->a.id, false);
-    if (rc == SJ_EXIT_OK) rc = put_string(r->ctx, "language", r->lang, false);
-    if (rc == SJ_EXIT_OK)
-        rc = put_string(r->ctx, "channel", channel_names[r->channel], false);
-    char lang_key[16];
-    snprintf(lang_key, sizeof lang_key, "lang_%s", r->lang);
-    if (rc == SJ_EXIT_OK && !json_object_get(r->ctx, lang_key) &&
-        json_object_set_new(r->ctx, lang_key, json_true()) != 0)
-        rc = usage_error("out of memory");
-    return rc;
+                           data_name(r));
+    char err[1024];
+    json_t *site;
+    sj_tset_ctx_t in = {.id = r->a.id,
+                        .language = r->lang,
+                        .channel = channel_names[r->channel],
+                        .unsubscribe_url = r->a.unsubscribe,
+                        .link = r->a.link,
+                        .source = data_name(r),
+                        .flags = SJ_TSET_KEEP_DATA};
+    sj_status_t st = sj_tset_load_site(r->root, &site, err, sizeof err);
+    if (st == SJ_OK)
+        st = sj_tset_context(r->set, r->partials, site, r->ctx, &in, err, sizeof err);
+    json_decref(site);
+    return st == SJ_OK ? SJ_EXIT_OK : usage_error("%s", err);
 }
 
-/* <key>_long and <key>_weekday for every date, in the message language. */
+/* <key>_long and <key>_weekday for every date of a single file's data. */
 static int enrich(render_t *r)
 {
     sj_lang_t lang;
     char err[256];
     if (sj_lang_parse(r->lang, &lang, err, sizeof err) != SJ_OK ||
         sj_locale_enrich(r->ctx, lang, err, sizeof err) != SJ_OK)
-        return usage_error("%s: %s",
-                           !r->a.data_path               ? "context"
-                           : strcmp(r->a.data_path, "-") ? r->a.data_path
-                                                         : "<stdin>",
-                           err);
+        return usage_error("%s: %s", data_name(r), err);
     return SJ_EXIT_OK;
-}
-
-/* The deep link first, as deliver does: every other part may use {{link}}. */
-static int add_link(render_t *r)
-{
-    if (r->a.link) return put_string(r->ctx, "link", r->a.link, true);
-    if (json_object_get(r->ctx, "link")) return SJ_EXIT_OK;
-    if (!r->part[P_LINK])
-        return put_string(r->ctx, "link",
-                          json_string_value(json_object_get(r->ctx, "municipality_url")),
-                          false);
-    sj_buf_t link;
-    sj_buf_init(&link, RENDER_MAX_LINE);
-    int rc = render_part(r, P_LINK, &link);
-    if (rc == SJ_EXIT_OK) rc = put_string(r->ctx, "link", sj_buf_cstr(&link), true);
-    sj_buf_free(&link);
-    return rc;
 }
 
 static int build_context(render_t *r)
 {
     int rc = load_data(r->a.data_path, &r->ctx);
-    if (rc == SJ_EXIT_OK && r->is_set) rc = build_set_context(r);
-    if (rc == SJ_EXIT_OK && r->lang) rc = enrich(r);
-    if (rc == SJ_EXIT_OK && r->is_set) rc = add_link(r);
-    return rc;
+    if (rc != SJ_EXIT_OK) return rc;
+    if (r->is_set) return build_set_context(r);
+    return r->lang ? enrich(r) : SJ_EXIT_OK;
 }
 
-/* Splits "Name <address>" or a bare address into its parts (new strings). */
-static int parse_mailbox(const char *opt, const char *s, char **name, char **addr)
+/* --from or --to as an e-mail address. */
+static int mailbox(const char *opt, const char *s, sj_email_addr_t *addr)
 {
-    const char *lt = strrchr(s, '<'), *gt = lt ? strchr(lt, '>') : NULL;
-    if (lt && gt && gt > lt + 1 && gt[1] == '\0') {
-        size_t n = (size_t)(lt - s);
-        while (n > 0 && s[n - 1] == ' ') n--;
-        *name = strndup(s, n);
-        *addr = strndup(lt + 1, (size_t)(gt - lt - 1));
-    } else if (!lt && !strchr(s, '>')) {
-        *name = strdup("");
-        *addr = strdup(s);
-    } else {
+    if (sj_tset_parse_mailbox(s, addr) != SJ_OK)
         return usage_error("%s is not \"Name <address>\" or an address", opt);
-    }
-    return *name && *addr ? SJ_EXIT_OK : usage_error("out of memory");
+    return SJ_EXIT_OK;
 }
 
 static int build_email(render_t *r)
 {
-    sj_buf_t subject, text, html;
-    sj_buf_init(&subject, SJ_EMAIL_MAX_SUBJECT);
-    sj_buf_init(&text, RENDER_MAX_PART);
-    sj_buf_init(&html, RENDER_MAX_PART);
-    char *from_name = NULL, *from_addr = NULL, *to_name = NULL, *to_addr = NULL;
-    int rc = parse_mailbox("--from", r->a.from, &from_name, &from_addr);
-    if (rc == SJ_EXIT_OK) rc = parse_mailbox("--to", r->a.to, &to_name, &to_addr);
-    if (rc == SJ_EXIT_OK) rc = render_part(r, P_SUBJECT, &subject);
-    if (rc == SJ_EXIT_OK) rc = render_part(r, P_TEXT, &text);
-    if (rc == SJ_EXIT_OK && r->part[P_HTML]) rc = render_part(r, P_HTML, &html);
-    if (rc == SJ_EXIT_OK) {
-        const char *given = json_string_value(json_object_get(r->ctx, "given_name"));
-        sj_email_t m = {
-            .from = {sj_email_cstr(from_name), sj_email_cstr(from_addr)},
-            .to = {sj_email_cstr(*to_name ? to_name : given), sj_email_cstr(to_addr)},
-            .subject = {sj_buf_cstr(&subject), subject.len},
-            .text = {sj_buf_cstr(&text), text.len},
-            .html = {r->part[P_HTML] ? sj_buf_cstr(&html) : NULL, html.len},
-            .notification_id = sj_email_cstr(r->a.id),
-            .domain = sj_email_cstr(r->a.domain),
-            .date_ms = r->date_ms,
-            .unsubscribe_url = sj_email_cstr(
-                json_string_value(json_object_get(r->ctx, "unsubscribe_url")))};
-        char err[512];
-        if (sj_email_build(&m, &r->out, err, sizeof err) != SJ_OK)
-            rc = usage_error("%s: %s", r->set_dir, err);
-    }
-    free(from_name);
-    free(from_addr);
-    free(to_name);
-    free(to_addr);
-    sj_buf_free(&subject);
-    sj_buf_free(&text);
-    sj_buf_free(&html);
-    return rc;
+    sj_email_t m = {.notification_id = sj_email_cstr(r->a.id),
+                    .domain = sj_email_cstr(r->a.domain),
+                    .date_ms = r->date_ms};
+    int rc = mailbox("--from", r->a.from, &m.from);
+    if (rc == SJ_EXIT_OK) rc = mailbox("--to", r->a.to, &m.to);
+    if (rc != SJ_EXIT_OK) return rc;
+    if (m.to.name.len == 0) /* as deliver names the resident from the profile */
+        m.to.name =
+            sj_email_cstr(json_string_value(json_object_get(r->ctx, "given_name")));
+    char err[1024];
+    if (sj_tset_email(r->set, r->partials, r->ctx, &m, &r->out, err, sizeof err) != SJ_OK)
+        return usage_error("%s", err);
+    return SJ_EXIT_OK;
 }
 
-/* Appends j (consumed) as indented JSON plus a newline, like the outbox. */
+/* Appends j (consumed) as the outbox writes it. */
 static int add_json(render_t *r, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-    json_decref(j);
-    if (!s) return usage_error("out of memory");
-    sj_status_t st = sj_buf_adds(&r->out, s);
-    if (st == SJ_OK) st = sj_buf_addc(&r->out, '\n');
-    free(s);
+    sj_status_t st = sj_tset_add_json(j, &r->out);
+    if (st == SJ_ERR_NOMEM) return usage_error("out of memory");
     return st == SJ_OK ? SJ_EXIT_OK : usage_error("the output is too large");
 }
 
 static int build_sms(render_t *r)
 {
-    part_t p = r->is_set ? P_SMS : P_TEXT;
-    sj_buf_t text;
-    sj_buf_init(&text, RENDER_MAX_PART);
-    int rc = render_part(r, p, &text);
-    rtrim(&text); /* a single file renders as P_TEXT, which keeps its whitespace */
-    sj_sms_info_t info;
-    char err[256];
-    if (rc == SJ_EXIT_OK && sj_sms_analyse(sj_buf_cstr(&text), text.len, r->max_segments,
-                                           &info, err, sizeof err) != SJ_OK)
-        rc = usage_error("%s: %s", sj_tmpl_name(r->part[p]), err);
-    if (rc == SJ_EXIT_OK) rc = add_json(r, sj_sms_to_json(text.data, text.len, &info));
-    sj_buf_free(&text);
-    return rc;
+    char err[1024];
+    json_t *j;
+    if (sj_tset_sms(r->set, r->partials, r->ctx, r->max_segments, &j, err, sizeof err) !=
+        SJ_OK)
+        return usage_error("%s", err);
+    return add_json(r, j);
 }
 
 static int build_app(render_t *r)
 {
-    sj_buf_t title, body;
-    sj_buf_init(&title, RENDER_MAX_LINE);
-    sj_buf_init(&body, RENDER_MAX_PART);
-    int rc = render_part(r, P_APP_TITLE, &title);
-    if (rc == SJ_EXIT_OK) rc = render_part(r, P_APP_BODY, &body);
-    if (rc == SJ_EXIT_OK) {
-        sj_app_msg_t m = {.id = r->a.id,
-                          .language = r->lang,
-                          .category = r->a.category,
-                          .title = sj_buf_cstr(&title),
-                          .title_len = title.len,
-                          .body = sj_buf_cstr(&body),
-                          .body_len = body.len,
-                          .deep_link = json_string_value(json_object_get(r->ctx, "link")),
-                          .expires_at = r->a.expires};
-        char err[256];
-        json_t *j = sj_app_payload(&m, err, sizeof err);
-        rc = j ? add_json(r, j) : usage_error("%s: %s", r->set_dir, err);
-    }
-    sj_buf_free(&title);
-    sj_buf_free(&body);
-    return rc;
+    sj_app_msg_t m = {.id = r->a.id,
+                      .language = r->lang,
+                      .category = r->a.category,
+                      .expires_at = r->a.expires};
+    char err[1024];
+    json_t *j;
+    if (sj_tset_app(r->set, r->partials, r->ctx, &m, &j, err, sizeof err) != SJ_OK)
+        return usage_error("%s", err);
+    return add_json(r, j);
 }
 
 static int build_text(render_t *r)
 {
     sj_tmpl_error_t err;
-    if (sj_tmpl_render(r->part[P_TEXT], r->partials, r->ctx, r->a.flags, &r->out, &err) !=
-        SJ_OK)
+    if (sj_tmpl_render(r->file, r->partials, r->ctx, r->a.flags, &r->out, &err) != SJ_OK)
         return usage_error("%s", err.message);
     return SJ_EXIT_OK;
 }
@@ -839,9 +571,7 @@ static int run(render_t *r)
     int rc = check_options(r);
     if (rc == SJ_EXIT_OK) rc = check_template(r);
     if (rc == SJ_EXIT_OK) rc = load_all_partials(r);
-    if (rc == SJ_EXIT_OK)
-        rc = r->is_set ? load_set(r)
-                       : compile_file(r->a.template_path, "template", &r->part[P_TEXT]);
+    if (rc == SJ_EXIT_OK) rc = r->is_set ? load_set(r) : load_file(r);
     if (rc == SJ_EXIT_OK) rc = build_context(r);
     if (rc != SJ_EXIT_OK) return rc;
     switch (r->channel) {
@@ -881,7 +611,8 @@ int sj_cmd_render(int argc, char **argv)
         }
     }
     sj_buf_free(&r.out);
-    for (int p = 0; p < N_PARTS; p++) sj_tmpl_destroy(r.part[p]);
+    sj_tmpl_destroy(r.file);
+    sj_tset_destroy(r.set);
     sj_tmpl_set_destroy(r.partials);
     json_decref(r.ctx);
     return rc;

@@ -31,6 +31,11 @@
  * octet); also the limit used when the caller passes max_segments 0. */
 #define SJ_SMS_MAX_SEGMENTS 255
 
+/* The most parts a Seintje SMS may have: deliver refuses a longer message
+ * (each part is billed) and `seintje render --channel sms` checks the same
+ * limit unless --max-segments says otherwise. */
+#define SJ_SMS_SEND_MAX_SEGMENTS 3
+
 #define SJ_SMS_GSM7_SINGLE 160 /* septets in a single message */
 #define SJ_SMS_GSM7_PART   153 /* septets per part of a concatenated message */
 #define SJ_SMS_UCS2_SINGLE 70  /* UTF-16 code units in a single message */

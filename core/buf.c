@@ -51,8 +51,10 @@ static sj_status_t buf_reserve(sj_buf_t *b, size_t extra)
     return SJ_OK;
 }
 
-/* The external definition of the inline sj_buf_add() in buf.h. */
+/* The external definitions of the inline functions in buf.h. */
 extern inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
+extern inline char *sj_buf_room(sj_buf_t *b, size_t n);
+extern inline void sj_buf_commit(sj_buf_t *b, size_t n);
 
 sj_status_t sj_buf_add_grow(sj_buf_t *b, const void *p, size_t n)
 {

@@ -38,6 +38,8 @@ void sj_buf_reset(sj_buf_t *b);
 inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
 /* sj_buf_add() when the allocation has to grow; call sj_buf_add() instead. */
 sj_status_t sj_buf_add_grow(sj_buf_t *b, const void *p, size_t n);
+inline char *sj_buf_room(sj_buf_t *b, size_t n);
+inline void sj_buf_commit(sj_buf_t *b, size_t n);
 sj_status_t sj_buf_adds(sj_buf_t *b, const char *s);
 sj_status_t sj_buf_addc(sj_buf_t *b, char c);
 sj_status_t sj_buf_addf(sj_buf_t *b, const char *fmt, ...) SJ_PRINTF(2, 3);
@@ -53,27 +55,28 @@ char *sj_buf_detach(sj_buf_t *b, size_t *len);
 inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n)
 {
     if (n < b->cap - b->len) {
-        char *d = b->data + b->len;
-        const char *s = p;
-        /* Short pieces (most of them, in the template renderer) without a
-         * call: two fixed-size copies that overlap in the middle. */
-        if (n > 16 && n <= 32) {
-            memcpy(d, s, 16);
-            memcpy(d + n - 16, s + n - 16, 16);
-        } else if (n >= 8 && n <= 16) {
-            memcpy(d, s, 8);
-            memcpy(d + n - 8, s + n - 8, 8);
-        } else if (n >= 4 && n < 8) {
-            memcpy(d, s, 4);
-            memcpy(d + n - 4, s + n - 4, 4);
-        } else if (n) {
-            memcpy(d, s, n);
-        }
+        if (n) memcpy(b->data + b->len, p, n);
         b->len += n;
         b->data[b->len] = '\0';
         return SJ_OK;
     }
     return sj_buf_add_grow(b, p, n);
+}
+
+/* Appending in place, for writers that put the bytes there themselves (as
+ * sds's sdsMakeRoomFor()/sdsIncrLen()): sj_buf_room() returns where n more
+ * bytes go if they fit in the allocation as it is, else NULL (then use
+ * sj_buf_add(), which grows it or fails at max); after writing them,
+ * sj_buf_commit(b, n) with the same n. */
+inline char *sj_buf_room(sj_buf_t *b, size_t n)
+{
+    return n < b->cap - b->len ? b->data + b->len : NULL;
+}
+
+inline void sj_buf_commit(sj_buf_t *b, size_t n)
+{
+    b->len += n;
+    b->data[b->len] = '\0';
 }
 
 #endif

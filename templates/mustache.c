@@ -717,7 +717,11 @@ static sj_status_t intern(comp_t *c, const char *s, size_t n, uint32_t *off)
             return SJ_OK;
         }
     }
-    sj_status_t st = pool_str(c, s, n, off);
+    /* Names start 4-aligned (the pool's allocation is): jansson's hash reads
+     * aligned keys a word at a time, unaligned ones byte by byte. */
+    sj_status_t st = SJ_OK;
+    while (st == SJ_OK && c->pool.len % 4) st = sj_buf_addc(&c->pool, '\0');
+    if (st == SJ_OK) st = pool_str(c, s, n, off);
     if (st != SJ_OK) return st;
     c->names[i].off = *off;
     c->names[i].len = (uint32_t)n;
@@ -953,7 +957,8 @@ sj_tmpl_t *sj_tmpl_compile(const char *name, const char *src, size_t len,
         st = build(&c);
     }
     if (st == SJ_OK) finish_nodes(&c);
-    if (st == SJ_OK) st = sj_buf_addc(&c.pool, '\0'); /* the pool is never empty */
+    /* The pool is never empty, and a word read of its last name stays in it. */
+    if (st == SJ_OK) st = sj_buf_add(&c.pool, "\0\0\0", 4);
     if (st == SJ_OK) {
         t = calloc(1, sizeof *t);
         char *nm = strdup(name);
@@ -1210,8 +1215,38 @@ static sj_status_t out_fail(rstate_t *st, sj_status_t code)
     return render_fail(st, code, "out of memory while rendering");
 }
 
+/* Copies n <= 64 bytes with fixed-size copies (no call), the last ones
+ * overlapping the first: most pieces of a render are that short. */
+static inline void copy_short(char *d, const char *s, size_t n)
+{
+    if (n > 16) {
+        memcpy(d, s, 16);
+        if (n > 32) {
+            memcpy(d + 16, s + 16, 16);
+            memcpy(d + n - 32, s + n - 32, 16);
+        }
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 8) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n) {
+        d[0] = s[0];
+        d[n / 2] = s[n / 2];
+        d[n - 1] = s[n - 1];
+    }
+}
+
 static inline sj_status_t out_raw(rstate_t *st, const char *p, size_t n)
 {
+    char *d;
+    if (n <= 64 && (d = sj_buf_room(st->out, n)) != NULL) {
+        copy_short(d, p, n);
+        sj_buf_commit(st->out, n);
+        return SJ_OK;
+    }
     sj_status_t s = sj_buf_add(st->out, p, n);
     return s == SJ_OK ? SJ_OK : out_fail(st, s);
 }
@@ -1316,14 +1351,21 @@ static inline bool esc_any(const char *p, size_t n)
     return false;
 }
 
+/* Index of the next byte to escape in p[i..n), or n: whole words skipped. */
+static size_t esc_next(const char *p, size_t i, size_t n)
+{
+    while (n - i >= 8 && !esc_word(load64(p + i))) i += 8;
+    while (i < n && !html_esc_len[(unsigned char)p[i]]) i++;
+    return i;
+}
+
 /* Writes p[0..n), which has bytes to escape: the runs between them go out in
  * one piece. */
 static sj_status_t out_escaped(rstate_t *st, const char *p, size_t n)
 {
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = esc_next(p, 0, n); i < n; i = esc_next(p, run, n)) {
         unsigned char ch = (unsigned char)p[i];
-        if (!html_esc_len[ch]) continue;
         sj_status_t s = out_raw(st, p + run, i - run);
         if (s == SJ_OK) s = out_raw(st, html_esc[ch], html_esc_len[ch]);
         if (s != SJ_OK) return s;
@@ -1525,37 +1567,43 @@ static inline size_t memo_slot(const char *key)
 }
 
 /* Member key[0..len) of the root, remembered. */
-static const json_t *root_get(rstate_t *st, const ctx_t *c, const char *key, size_t len)
+static const json_t *root_get(rstate_t *st, const ctx_t *root, const char *key,
+                              size_t len)
 {
     size_t slot = memo_slot(key);
     if ((st->memo_valid >> slot & 1) && st->memo[slot].key == key)
         return st->memo[slot].v;
-    const json_t *v = json_is_object(c->v) ? json_object_getn(c->v, key, len) : NULL;
+    const json_t *v =
+        json_is_object(root->v) ? json_object_getn(root->v, key, len) : NULL;
     st->memo_valid |= 1u << slot;
     st->memo[slot] = (memo_t){key, v};
     return v;
 }
 
-/* Resolves a dotted name: the first part (interned, at off/len) up the
- * context stack, the rest inside the value found (never up the stack again). */
-static const json_t *lookup(rstate_t *st, const sj_tmpl_t *t, const tnode_t *n,
-                            const ctx_t *ctx)
+/* The parts of a dotted name after the first, inside v. */
+static const json_t *lookup_rest(const sj_tmpl_t *t, const tnode_t *n, const json_t *v)
 {
-    if (n->nparts == 0) return ctx ? ctx->v : NULL;
-    const char *key = t->pool + n->off;
-    size_t len = n->len;
-    const json_t *v = NULL;
-    for (const ctx_t *c = ctx; c; c = c->up) {
-        if (c == st->root) {
-            v = root_get(st, c, key, len);
-            break;
-        }
-        if (json_is_object(c->v) && (v = json_object_getn(c->v, key, len)) != NULL) break;
-    }
     const part_t *p = &t->parts[n->name];
     for (uint16_t k = 1; k < n->nparts && v; k++)
         v = json_is_object(v) ? json_object_getn(v, t->pool + p[k].off, p[k].len) : NULL;
     return v;
+}
+
+/* Resolves a dotted name: the first part (interned, at off/len) up the
+ * context stack, the rest inside the value found (never up the stack again). */
+static inline const json_t *lookup(rstate_t *st, const sj_tmpl_t *t, const tnode_t *n,
+                                   const ctx_t *ctx)
+{
+    if (n->nparts == 0) return ctx ? ctx->v : NULL;
+    const char *key = t->pool + n->off;
+    const json_t *v = NULL;
+    const ctx_t *c = ctx;
+    for (; c && c != st->root; c = c->up) {
+        if (json_is_object(c->v) && (v = json_object_getn(c->v, key, n->len)) != NULL)
+            break;
+    }
+    if (c == st->root && c) v = root_get(st, c, key, n->len);
+    return n->nparts > 1 && v ? lookup_rest(t, n, v) : v;
 }
 
 static bool truthy(const json_t *v)

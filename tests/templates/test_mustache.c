@@ -161,6 +161,22 @@ static void test_escaping_runs(void **state)
     free(got);
 }
 
+/* Pieces of every length up to past the renderer's short-copy limit (64),
+ * as values, text and escaped runs. */
+static void test_piece_sizes(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n <= 80; n++) {
+        char v[81], src[200], json[200], want[400];
+        for (size_t i = 0; i < n; i++) v[i] = (char)('a' + (i * 7 + n) % 26);
+        v[n] = '\0';
+        snprintf(json, sizeof json, "{\"x\":\"%s\",\"y\":\"%s<\"}", v, v);
+        snprintf(src, sizeof src, "%s|{{x}}|{{{x}}}|{{y}}|", v);
+        snprintf(want, sizeof want, "%s|%s|%s|%s&lt;|", v, v, v, v);
+        check(src, json, want);
+    }
+}
+
 /* The output buffer's inline fast path: appends that fit, appends that grow
  * the allocation, the exact cap, and reuse after a reset. */
 static void test_buf_fast_path(void **state)
@@ -188,6 +204,17 @@ static void test_buf_fast_path(void **state)
     /* Detached: the next append allocates again. */
     assert_int_equal(sj_buf_add(&b, "de", 2), SJ_OK);
     assert_string_equal(sj_buf_cstr(&b), "de");
+    sj_buf_free(&b);
+    /* In-place appends: room only while the allocation has it. */
+    sj_buf_init(&b, 16);
+    assert_null(sj_buf_room(&b, 1)); /* nothing allocated yet */
+    assert_int_equal(sj_buf_add(&b, "ab", 2), SJ_OK);
+    char *w = sj_buf_room(&b, 3);
+    assert_non_null(w);
+    memcpy(w, "cde", 3);
+    sj_buf_commit(&b, 3);
+    assert_string_equal(sj_buf_cstr(&b), "abcde");
+    assert_null(sj_buf_room(&b, b.cap)); /* one byte always stays for the NUL */
     sj_buf_free(&b);
     /* A cap of 0 takes nothing but empty appends. */
     sj_buf_init(&b, 0);
@@ -749,14 +776,14 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escaping),         cmocka_unit_test(test_escaping_runs),
-        cmocka_unit_test(test_buf_fast_path),    cmocka_unit_test(test_lookups),
-        cmocka_unit_test(test_text_before_tags), cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_values),           cmocka_unit_test(test_truthiness),
-        cmocka_unit_test(test_compile_errors),   cmocka_unit_test(test_compile_bounds),
-        cmocka_unit_test(test_render_bounds),    cmocka_unit_test(test_sets),
-        cmocka_unit_test(test_indentation),      cmocka_unit_test(test_blocks),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_escaping),       cmocka_unit_test(test_escaping_runs),
+        cmocka_unit_test(test_buf_fast_path),  cmocka_unit_test(test_piece_sizes),
+        cmocka_unit_test(test_lookups),        cmocka_unit_test(test_text_before_tags),
+        cmocka_unit_test(test_numbers),        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_truthiness),     cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_compile_bounds), cmocka_unit_test(test_render_bounds),
+        cmocka_unit_test(test_sets),           cmocka_unit_test(test_indentation),
+        cmocka_unit_test(test_blocks),         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -365,9 +365,11 @@ size_t sj_kafka_poll_batch(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t max,
     return n;
 }
 
-void sj_kafka_store_offsets(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t n)
+rd_kafka_topic_partition_list_t *sj_kafka_next_offsets(rd_kafka_message_t **msgs,
+                                                       size_t n)
 {
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    rd_kafka_topic_partition_list_t *l =
+        rd_kafka_topic_partition_list_new((int)(n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
         rd_kafka_topic_partition_t *p =
@@ -375,6 +377,32 @@ void sj_kafka_store_offsets(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t n)
         if (!p) p = rd_kafka_topic_partition_list_add(l, topic, msgs[i]->partition);
         if (p->offset < msgs[i]->offset + 1) p->offset = msgs[i]->offset + 1;
     }
+    return l;
+}
+
+sj_status_t sj_kafka_produce_copy(rd_kafka_t *p, const char *topic, const char *key,
+                                  const void *val, size_t len, char *errstr,
+                                  size_t errstr_size)
+{
+    for (int tries = 0;; tries++) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_END);
+        if (!e) return SJ_OK;
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < SJ_KAFKA_QUEUE_FULL_RETRIES) {
+            rd_kafka_poll(p, 100);
+            continue;
+        }
+        sj_seterr(errstr, errstr_size, "kafka: producing to %s: %s", topic,
+                  rd_kafka_err2str(e));
+        return SJ_ERR;
+    }
+}
+
+void sj_kafka_store_offsets(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = sj_kafka_next_offsets(msgs, n);
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(c, l);
     if (e)
         sj_log(SJ_LOG_INFO, "kafka",

@@ -85,6 +85,19 @@ bool sj_kafka_idle_reached(sj_kafka_idle_t *t, rd_kafka_t *consumer, int idle_ms
 size_t sj_kafka_poll_batch(rd_kafka_t *c, rd_kafka_message_t **msgs, size_t max,
                            int wait_ms, sj_kafka_idle_t *idle);
 
+/* A new list with offset+1 of the highest message per partition of msgs:
+ * what to commit once they are done. The caller destroys it. */
+rd_kafka_topic_partition_list_t *sj_kafka_next_offsets(rd_kafka_message_t **msgs,
+                                                       size_t n);
+
+/* Produces a copy of val with key (a string) to topic; while the local queue
+ * is full it serves delivery reports and tries again, for at most
+ * SJ_KAFKA_QUEUE_FULL_RETRIES x 100 ms. SJ_ERR with errstr otherwise. */
+#define SJ_KAFKA_QUEUE_FULL_RETRIES 600
+sj_status_t sj_kafka_produce_copy(rd_kafka_t *p, const char *topic, const char *key,
+                                  const void *val, size_t len, char *errstr,
+                                  size_t errstr_size);
+
 /* Stores offset+1 of the highest message per partition of msgs, for the
  * auto-commit to commit. Call only once the batch's outputs are durable. A
  * partition lost to a rebalance meanwhile is not an error: its new owner

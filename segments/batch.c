@@ -36,10 +36,9 @@
 #include "segments/jsonlogic.h"
 #include "segments/profile.h"
 
-#define FAC        "batch"
-#define PAGE       2000 /* SCAN COUNT: profiles read per round trip, roughly */
-#define MATCH      "sj:res:{*}"
-#define QUEUE_WAIT 600 /* x 100 ms */
+#define FAC   "batch"
+#define PAGE  2000 /* SCAN COUNT: profiles read per round trip, roughly */
+#define MATCH "sj:res:{*}"
 
 typedef struct {
     uint64_t scanned, residents, matched, published, failed, rule_errors;
@@ -75,20 +74,8 @@ static sj_status_t publish(rd_kafka_t *p, const char *topic, const char *campaig
     int n = snprintf(val, sizeof val,
                      "{\"batch\":\"%s\",\"date\":\"%s\",\"resident\":\"%s\"}", campaign,
                      date, pseudonym);
-    for (int tries = 0;; tries++) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(pseudonym, SJ_PSEUDONYM_LEN),
-            RD_KAFKA_V_VALUE(val, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
-        if (!e) return SJ_OK;
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < QUEUE_WAIT) {
-            rd_kafka_poll(p, 100);
-            continue;
-        }
-        sj_seterr(errstr, errstr_size, "kafka: producing to %s: %s", topic,
-                  rd_kafka_err2str(e));
-        return SJ_ERR;
-    }
+    return sj_kafka_produce_copy(p, topic, pseudonym, val, (size_t)n, errstr,
+                                 errstr_size);
 }
 
 /* One SCAN page: read the profiles it named, evaluate, publish. */

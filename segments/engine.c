@@ -61,7 +61,6 @@
 #define SENT_KEEP_MS   (400LL * 86400000LL) /* frequency-cap history kept */
 #define BODY_TTL_S     (400L * 86400L)      /* scheduled bodies expire eventually */
 #define DAY_MS         86400000LL
-#define QUEUE_RETRIES  600 /* x 100 ms: a full queue for a minute is fatal */
 #define COMMIT_RETRIES 5
 #define SRC_MAX        96
 #define STATE_MAX      192
@@ -247,20 +246,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static sj_status_t produce(stage_t *s, const char *topic, const char *key,
                            const char *val, size_t len, char *errstr, size_t errstr_size)
 {
-    for (int tries = 0;; tries++) {
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            s->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-            RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
-        if (!e) return SJ_OK;
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < QUEUE_RETRIES) {
-            rd_kafka_poll(s->producer, 100);
-            continue;
-        }
-        sj_seterr(errstr, errstr_size, "kafka: producing to %s: %s", topic,
-                  rd_kafka_err2str(e));
-        return SJ_ERR;
-    }
+    return sj_kafka_produce_copy(s->producer, topic, key, val, len, errstr, errstr_size);
 }
 
 static sj_status_t produce_json(stage_t *s, const char *topic, const char *key,
@@ -299,14 +285,7 @@ static sj_status_t txn_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n,
 {
     rd_kafka_error_t *e;
     if (n) {
-        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
-        for (size_t i = 0; i < n; i++) {
-            const char *t = rd_kafka_topic_name(msgs[i]->rkt);
-            rd_kafka_topic_partition_t *p =
-                rd_kafka_topic_partition_list_find(l, t, msgs[i]->partition);
-            if (!p) p = rd_kafka_topic_partition_list_add(l, t, msgs[i]->partition);
-            if (msgs[i]->offset + 1 > p->offset) p->offset = msgs[i]->offset + 1;
-        }
+        rd_kafka_topic_partition_list_t *l = sj_kafka_next_offsets(msgs, n);
         /* The group metadata of now (member id, generation), so that a
          * consumer that lost the partitions meanwhile cannot commit them. */
         rd_kafka_consumer_group_metadata_t *md =

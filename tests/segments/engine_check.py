@@ -21,9 +21,11 @@ out. Every intent id appears at most once on the notifications topic.
 
 Environment (sj_integration_test): SEINTJE_SERVICES_ENV, SEINTJE_BIN,
 SEINTJE_SOURCE_DIR, SEINTJE_BUILD_DIR."""
+import atexit
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +46,7 @@ REDIS_HOST, REDIS_PORT, REDIS_DB = _u.hostname, str(_u.port or 6379), "11"
 REDIS = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
 RUN = f"eng-{os.getpid()}-{int(time.time())}"
 WORK = tempfile.mkdtemp(prefix="engine-", dir=os.environ.get("SEINTJE_BUILD_DIR"))
+atexit.register(shutil.rmtree, WORK, True)
 failures = []
 
 

@@ -19,7 +19,7 @@ RESIDENTS=${KILL_RESIDENTS:-20000}
 KILLS=${KILLS:-6}
 NOW=2026-10-01T10:00:00Z
 work=$(mktemp -d "${SEINTJE_BUILD_DIR:-${TMPDIR:-/tmp}}/segment-kill.XXXXXX")
-trap 'kill -9 "${pid:-0}" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+trap '[ -z "${pid:-}" ] || kill -9 "$pid" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 run_id=kill-$$-$(date +%s)
 redis_host=${SEINTJE_TEST_REDIS_URL#redis://}
 redis_host=${redis_host%%/*}

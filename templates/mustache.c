@@ -10,6 +10,10 @@
  * (removing the intrinsic indentation of argument blocks) and emits nodes.
  * Containers (sections, parents, blocks) store the index one past their last
  * child, so the renderer walks the node array with plain index arithmetic.
+ * Text directly before a tag is stored in the tag's node (its prefix), so a
+ * template of text and variables takes about one node per variable. Name
+ * parts are interned, one pool string each, so that a pool address stands
+ * for a name.
  *
  * The renderer is a recursive walk that keeps all of its state on the C
  * stack: the context stack and the chain of block overrides are linked lists
@@ -17,7 +21,16 @@
  * standalone partials is applied lazily: the renderer remembers whether the
  * output stands at the beginning of a line and writes the indentation just
  * before the first content of each line, which also covers lines that begin
- * with a tag. */
+ * with a tag.
+ *
+ * Speed (issue 3, bench/render_vs_mustachejs.sh): a render is mostly name
+ * look-ups in jansson objects (a hash and a bucket walk each), copies of
+ * short pieces and the walk itself. The root frame remembers its look-ups for
+ * the render, so names that list items lack cost one jansson look-up, not one
+ * per item; pieces up to 64 bytes are copied without a call; escaping tests a
+ * word at a time. The step budget and every error message are exactly as
+ * they were with one node per text (a prefix counts as a step of its own and
+ * fails without a position, as text does). */
 #include "templates/mustache.h"
 
 #include <math.h>
@@ -48,6 +61,7 @@ enum {
 #define NF_STRIPPED 0x08u /* the tag's own leading blanks were removed */
 #define NF_EOL      0x10u /* OP_TEXT: the text ends with a line ending */
 #define NF_PEOL     0x20u /* the prefix ends with a line ending */
+#define NF_SAMEPREV 0x40u /* the previous sibling looks the same name up */
 
 typedef struct tnode {
     uint8_t op;
@@ -897,10 +911,42 @@ static sj_status_t build_parent_body(comp_t *c, size_t *i)
     }
 }
 
+static bool looks_up(const tnode_t *n)
+{
+    return (n->op == OP_VAR || n->op == OP_SECTION || n->op == OP_INVERTED) &&
+           n->nparts > 0;
+}
+
+/* Whether named nodes a and b have the same dotted name. */
+static bool same_name(const comp_t *c, const tnode_t *a, const tnode_t *b)
+{
+    if (a->nparts != b->nparts) return false;
+    for (uint16_t k = 0; k < a->nparts; k++)
+        if (c->parts[a->name + k].off != c->parts[b->name + k].off) return false;
+    return true; /* parts are interned: equal names have equal offsets */
+}
+
+/* Marks the look-ups in nodes [i, end) (siblings) that repeat the one of
+ * the sibling just before ({{#x}}..{{/x}}{{^x}}..{{/x}}): same context, same
+ * value. Recursion depth is bounded by SJ_TMPL_MAX_SECTION_DEPTH. */
+static void mark_repeats(comp_t *c, uint32_t i, uint32_t end)
+{
+    const tnode_t *prev = NULL;
+    while (i < end) {
+        tnode_t *n = &c->nodes[i];
+        if (prev && looks_up(prev) && looks_up(n) && same_name(c, prev, n))
+            n->flags |= NF_SAMEPREV;
+        if (n->end > i + 1) mark_repeats(c, i + 1, n->end);
+        prev = n;
+        i = n->end;
+    }
+}
+
 /* Facts the renderer would otherwise find out on every render: whether a
- * text or a prefix ends a line. */
+ * text or a prefix ends a line, and which look-ups repeat the one before. */
 static void finish_nodes(comp_t *c)
 {
+    mark_repeats(c, 0, (uint32_t)c->nnodes);
     for (size_t i = 0; i < c->nnodes; i++) {
         tnode_t *n = &c->nodes[i];
         if (n->op == OP_TEXT && n->len && c->pool.data[n->off + n->len - 1] == '\n')
@@ -1703,15 +1749,14 @@ static bool find_override(const sj_tmpl_t *t, const tnode_t *n, const bframe_t *
     return found;
 }
 
+/* Renders container or partial node i; v is the value of a section's name. */
 static sj_status_t render_node(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
-                               const ctx_t *ctx, const bframe_t *frames)
+                               const ctx_t *ctx, const bframe_t *frames, const json_t *v)
 {
     const tnode_t *n = &t->nodes[i];
-    const json_t *v;
     sj_status_t rc = SJ_OK;
     switch (n->op) {
     case OP_SECTION:
-        v = lookup(st, t, n, ctx);
         if (!truthy(v)) return SJ_OK;
         if (json_is_array(v)) {
             size_t k = json_array_size(v);
@@ -1725,7 +1770,7 @@ static sj_status_t render_node(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
             return render_range(st, t, i + 1, n->end, &c, frames);
         }
     case OP_INVERTED:
-        if (truthy(lookup(st, t, n, ctx))) return SJ_OK;
+        if (truthy(v)) return SJ_OK;
         return render_range(st, t, i + 1, n->end, ctx, frames);
     case OP_PARTIAL: {
         const sj_tmpl_t *p = resolve(st, t, n, ctx);
@@ -1775,6 +1820,7 @@ static sj_status_t render_range(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
     st->nest++;
     const tnode_t *nodes = t->nodes;
     sj_status_t rc = SJ_OK;
+    const json_t *v = NULL; /* the last value looked up in this range */
     while (i < end) {
         const tnode_t *n = &nodes[i];
         st->cur_t = t;
@@ -1796,11 +1842,15 @@ static sj_status_t render_range(rstate_t *st, const sj_tmpl_t *t, uint32_t i,
         }
         if (n->op == OP_TEXT) {
             rc = out_text(st, t->pool + n->off, n->len, n->flags & NF_EOL);
-        } else if (n->op == OP_VAR)
-            rc = interpolate(st, lookup(st, t, n, ctx),
-                             st->escape && (n->flags & NF_ESCAPE));
-        else
-            rc = render_node(st, t, i, ctx, frames);
+        } else if (n->op == OP_VAR) {
+            if (!(n->flags & NF_SAMEPREV)) v = lookup(st, t, n, ctx);
+            rc = interpolate(st, v, st->escape && (n->flags & NF_ESCAPE));
+        } else {
+            if ((n->op == OP_SECTION || n->op == OP_INVERTED) &&
+                !(n->flags & NF_SAMEPREV))
+                v = lookup(st, t, n, ctx);
+            rc = render_node(st, t, i, ctx, frames, v);
+        }
         if (rc != SJ_OK) break;
         i = n->end;
     }

@@ -264,6 +264,14 @@ static void test_lookups(void **state)
     check(src, json, want);
     /* A root that is not an object has no names. */
     check("{{#.}}{{a}}{{/.}}|{{a}}", "[{\"a\":1},{}]", "1|");
+    /* A name looked up right after the same name in the same range reuses
+     * the value; only an immediate sibling does. */
+    const char *d = "{\"l\":[{\"a\":1,\"x\":\"X\"},{\"a\":0},{\"b\":{\"c\":2}}],"
+                    "\"x\":\"R\",\"b\":{\"d\":3}}";
+    check("{{#l}}{{#a}}y{{/a}} {{^a}}n{{/a}}{{a}}{{a}};{{/l}}", d, "y 11; n00; n;");
+    check("{{#l}}{{#b}}{{x}}{{/b}}{{x}}|{{/l}}", d, "XX|RR|RR|");
+    check("{{#l}}{{#b.c}}c{{/b.c}}{{^b.d}}!d{{/b.d}}{{b.d}}|{{/l}}", d, "3|3|c!d|");
+    check("{{#l}}{{x}}{{! c }}{{x}}{{#a}}{{x}}{{/a}}{{x}}|{{/l}}", d, "XXXX|RRR|RRR|");
 }
 
 /* Text right before a tag is rendered with the tag (one node), but still

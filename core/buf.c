@@ -113,3 +113,21 @@ char *sj_buf_detach(sj_buf_t *b, size_t *len)
     b->len = b->cap = 0;
     return p;
 }
+
+sj_status_t sj_read_stream(FILE *f, size_t max, char **out, size_t *len)
+{
+    sj_buf_t b;
+    sj_buf_init(&b, max);
+    char chunk[65536];
+    size_t n;
+    sj_status_t st = SJ_OK;
+    while (st == SJ_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        st = sj_buf_add(&b, chunk, n);
+    if (st == SJ_OK && ferror(f)) st = SJ_ERR_IO;
+    if (st != SJ_OK) {
+        sj_buf_free(&b);
+        return st;
+    }
+    *out = sj_buf_detach(&b, len);
+    return *out ? SJ_OK : SJ_ERR_NOMEM;
+}

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
@@ -48,6 +49,10 @@ sj_status_t sj_buf_vaddf(sj_buf_t *b, const char *fmt, va_list ap) SJ_PRINTF(2, 
 const char *sj_buf_cstr(const sj_buf_t *b);
 /* Hands the allocation to the caller (free() it) and resets the buffer. */
 char *sj_buf_detach(sj_buf_t *b, size_t *len);
+/* Reads the rest of f into a new NUL-terminated allocation (free() it) of at
+ * most max bytes: SJ_ERR_TOO_BIG past max, SJ_ERR_IO on a read error,
+ * SJ_ERR_NOMEM; *out is untouched on failure. */
+sj_status_t sj_read_stream(FILE *f, size_t max, char **out, size_t *len);
 
 /* C99 inline definition; buf.c emits the external one. len < cap whenever data
  * is allocated (room for the NUL), and cap == len == 0 when it is not, so

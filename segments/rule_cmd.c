@@ -71,25 +71,6 @@ static int usage_error(const char *fmt, ...)
     return SJ_EXIT_USAGE;
 }
 
-/* Reads a whole stream into a new buffer (free() it). */
-static sj_status_t read_stream(FILE *f, char **out, size_t *len)
-{
-    sj_buf_t b;
-    sj_buf_init(&b, RULE_MAX_INPUT);
-    char chunk[65536];
-    size_t n;
-    sj_status_t st = SJ_OK;
-    while (st == SJ_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        st = sj_buf_add(&b, chunk, n);
-    if (st == SJ_OK && ferror(f)) st = SJ_ERR_IO;
-    if (st != SJ_OK) {
-        sj_buf_free(&b);
-        return st;
-    }
-    *out = sj_buf_detach(&b, len);
-    return *out ? SJ_OK : SJ_ERR_NOMEM;
-}
-
 /* Parses an argument: inline JSON text, @FILE or @-. `what` is "RULE" or
  * "DATA", the name errors give inline text; *name receives the name to use
  * in later messages (NULL for inline text). */
@@ -111,7 +92,7 @@ static int load_json(const char *arg, const char *what, json_t **out, const char
     if (!f) return usage_error("cannot open %s: %s", path, strerror(errno));
     char *text = NULL;
     size_t len = 0;
-    sj_status_t st = read_stream(f, &text, &len);
+    sj_status_t st = sj_read_stream(f, RULE_MAX_INPUT, &text, &len);
     int saved = errno;
     if (!is_stdin) fclose(f);
     if (st == SJ_ERR_TOO_BIG)

@@ -174,26 +174,6 @@ static int usage_error(const char *fmt, ...)
     return SJ_EXIT_USAGE;
 }
 
-/* Reads a whole stream into a new NUL-terminated buffer (free() it). Fails
- * with SJ_ERR_TOO_BIG past max bytes, SJ_ERR_IO on a read error. */
-static sj_status_t read_stream(FILE *f, size_t max, char **out, size_t *len)
-{
-    sj_buf_t b;
-    sj_buf_init(&b, max);
-    char chunk[65536];
-    size_t n;
-    sj_status_t st = SJ_OK;
-    while (st == SJ_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        st = sj_buf_add(&b, chunk, n);
-    if (st == SJ_OK && ferror(f)) st = SJ_ERR_IO;
-    if (st != SJ_OK) {
-        sj_buf_free(&b);
-        return st;
-    }
-    *out = sj_buf_detach(&b, len);
-    return *out ? SJ_OK : SJ_ERR_NOMEM;
-}
-
 /* Reads a file (or stdin for "-"), reporting problems on stderr. */
 static int read_input(const char *path, const char *what, size_t max, char **out,
                       size_t *len)
@@ -201,7 +181,7 @@ static int read_input(const char *path, const char *what, size_t max, char **out
     bool is_stdin = strcmp(path, "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) return usage_error("cannot open %s %s: %s", what, path, strerror(errno));
-    sj_status_t st = read_stream(f, max, out, len);
+    sj_status_t st = sj_read_stream(f, max, out, len);
     int saved = errno;
     if (!is_stdin) fclose(f);
     if (st == SJ_ERR_TOO_BIG)

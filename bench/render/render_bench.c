@@ -81,28 +81,15 @@ static char *slurp(const char *root, const char *rel, size_t max, size_t *len,
         sj_seterr(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    sj_buf_t b;
-    sj_buf_init(&b, max);
-    char chunk[16384];
-    size_t n;
-    sj_status_t st = SJ_OK;
-    while (st == SJ_OK && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        st = sj_buf_add(&b, chunk, n);
-    if (st == SJ_OK && ferror(f)) st = SJ_ERR_IO;
+    char *out = NULL;
+    sj_status_t st = sj_read_stream(f, max, &out, len);
     fclose(f);
-    if (st != SJ_OK) {
+    if (st != SJ_OK)
         sj_seterr(errstr, errstr_size, "%s: %s", path,
-                  st == SJ_ERR_TOO_BIG ? "larger than the template limit" : "read error");
-        sj_buf_free(&b);
-        return NULL;
-    }
-    if (!b.data) { /* an empty file */
-        *len = 0;
-        char *empty = calloc(1, 1);
-        if (!empty) sj_seterr(errstr, errstr_size, "out of memory");
-        return empty;
-    }
-    return sj_buf_detach(&b, len);
+                  st == SJ_ERR_TOO_BIG ? "larger than the template limit"
+                  : st == SJ_ERR_NOMEM ? "out of memory"
+                                       : "read error");
+    return out;
 }
 
 static sj_tmpl_t *compile_file(const char *root, const char *rel, char *errstr,

@@ -126,7 +126,6 @@ typedef struct stage {
     json_t *decided; /* ids decided in this batch */
     json_t *sends;   /* pseudonym -> [ms...] sent in this batch */
     json_t *cleanup; /* [[pseudonym, id]...] final in this batch, cleaned after commit */
-    sj_buf_t buf;
     /* delivery reports */
     uint64_t dr_failed;
     char dr_error[256];
@@ -1427,7 +1426,6 @@ static void teardown(stage_t *s)
     json_decref(s->sends);
     json_decref(s->cleanup);
     json_decref(s->counters);
-    sj_buf_free(&s->buf);
 }
 
 sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
@@ -1438,7 +1436,6 @@ sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
     size_t batch = o->batch_max ? o->batch_max : SJ_SEGMENT_BATCH_DEFAULT;
     if (batch > SJ_SEGMENT_BATCH_MAX) batch = SJ_SEGMENT_BATCH_MAX;
     stage_t s = {.conf = conf, .o = o, .st = stats};
-    sj_buf_init(&s.buf, SJ_INTENT_MAX + 1);
     s.decided = json_object();
     s.sends = json_object();
     s.cleanup = json_array();

@@ -2,8 +2,10 @@
 # Installs what building and testing Seintje needs on Debian 12 (bookworm):
 # the compiler and build tools, the C libraries, the real services the
 # integration tests start (redis-server, a JDK and Maven for Apache Kafka,
-# kcat), clang-format, and Python packages for the SMTP and statistics tests;
-# then resolves the Kafka jars through Maven (scripts/kafka.sh classpath).
+# kcat), clang-format, Python packages for the SMTP and statistics tests, the
+# curl and openssl command lines the delivery peers (scripts/peers.sh) and
+# their test use; then resolves the Kafka jars through Maven (scripts/kafka.sh
+# classpath).
 #
 # Idempotent and quiet: checks with dpkg-query first and runs apt-get only
 # when something is missing. Works as root, or through sudo when not root.
@@ -22,6 +24,7 @@ required=(
     redis-server kcat clang clang-format
     openjdk-17-jdk-headless maven
     python3 python3-aiosmtpd
+    curl openssl
 )
 # Installed when the distribution has them (both are in bookworm).
 optional=(python3-scipy python3-statsmodels)

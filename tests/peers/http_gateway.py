@@ -71,7 +71,6 @@ Admin (no auth; never faulted):
        "duplicates","by_status":{"202":n,"429":n,"drop":n,...},
        "faulted"}}, "total": {...}, "tokens_issued"}. accepted = 2xx
        answers (and drop-after); duplicates = accepted - unique_references.
-       Also flushes the recordings.
   GET  /_admin/received?endpoint=E[&reference_prefix=P][&limit=N]
        the recorded entries, as a JSON array
   GET|POST|DELETE /_admin/faults, DELETE /_admin/faults/ID   fault rules
@@ -106,8 +105,8 @@ Fault rules (POST /_admin/faults: a rule, a list, or {"rules":[...],
 Recordings: one JSON line per request (after any fault) in DIR/ENDPOINT.jsonl:
 {"t","endpoint","status","reference","recipient","duplicate","fault",
 "request"} where request is the JSON body or form fields as received (never
-credentials). They are flushed every 100 ms and by every /_admin request.
-Runs until SIGTERM or SIGINT, then flushes and exits 0.
+credentials). A line is in the file before the request is answered.
+Runs until SIGTERM or SIGINT, then closes its ports and exits 0.
 """
 
 import argparse
@@ -543,12 +542,7 @@ class Gateway:
 
     # -- admin ---------------------------------------------------------------
 
-    def flush(self):
-        for ep in self.eps.values():
-            ep.rec.flush()
-
     def admin(self, req):
-        self.flush()
         p = req.path
         q = {k: v[0] for k, v in req.query.items()}
         if p == "/_admin/health":
@@ -721,8 +715,6 @@ def main(argv):
             ready["SEINTJE_TEST_HTTPS_URL"] = "https://localhost:%d" % tport
         ready["SEINTJE_TEST_HTTP_SPOOL"] = os.path.abspath(args.dir)
         ready["SEINTJE_TEST_HTTP_PID"] = os.getpid()
-        flusher = asyncio.ensure_future(
-            peerlib.flush_every([e.rec for e in gw.eps.values()]))
         peerlib.write_ready(args.ready_file, ready)
         log.info("listening", url=ready["SEINTJE_TEST_HTTP_URL"],
                  https=ready.get("SEINTJE_TEST_HTTPS_URL"), loop=loop_name,
@@ -732,8 +724,6 @@ def main(argv):
         await stop.wait()
         for s in servers:
             s.close()
-        flusher.cancel()
-        gw.flush()
         for ep in gw.eps.values():
             ep.rec.close()
         st = gw.stats()["total"]

@@ -35,5 +35,7 @@ bool sj_date_valid(int y, unsigned m, unsigned d);
 int64_t sj_now_ms(void);
 /* Monotonic clock in ms, for rates and timeouts. */
 int64_t sj_mono_ms(void);
+/* The same clock in microseconds (phase timings). */
+int64_t sj_mono_us(void);
 
 #endif

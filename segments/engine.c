@@ -46,6 +46,7 @@
 #include "core/redis.h"
 #include "core/text.h"
 #include "core/timeutil.h"
+#include "producers/jscan.h"
 #include "segments/campaign.h"
 #include "segments/intent.h"
 #include "segments/jsonlogic.h"
@@ -65,6 +66,9 @@
 #define SRC_MAX        96
 #define STATE_MAX      192
 #define MAX_CANDIDATES SJ_CAMPAIGNS_MAX
+#define FAST_MAX       2048 /* events up to this size may take the scanner path */
+#define FAST_MEMBERS   96   /* object members the scanner path indexes */
+#define FAST_DEPTH     8
 
 /* ---- one message of a batch --------------------------------------------- */
 
@@ -89,6 +93,11 @@ typedef struct item {
     size_t *cand;
     /* replies of the gather round trip, in the order they were asked */
     redisReply **r;
+    bool snap; /* the batch's first event of a resident with more: copy its state */
+    char arena[FAST_MAX];   /* the scanner path's decoded strings (ev, u point here) */
+    sj_profile_update_t *u; /* an event's update (in stage.updates) */
+    bool consent_read;      /* its stored consents were read (round trip 1) */
+    long prev_consent; /* the batch's previous event with consents of this resident */
     size_t nr, r_profile, n_profile, r_goals, r_sent, r_states, r_body;
     sj_profile_full_t *profile;
     json_t *resident; /* as audience rules see it */
@@ -116,8 +125,11 @@ typedef struct stage {
     unsigned cap_count, cap_days;
     bool require_consent;
     int64_t replay_now; /* replay clock: the latest event time seen */
+    int64_t wall;       /* wall clock at the start of the batch (updated_at) */
+    sj_jmember_t fast_members[FAST_MEMBERS]; /* the scanner path's index */
     /* per batch */
     item_t *items;
+    sj_profile_update_t *updates; /* one per item */
     size_t n_items;
     step_t *steps;
     size_t n_steps, cap_steps;
@@ -134,6 +146,14 @@ typedef struct stage {
 } stage_t;
 
 /* ---- small helpers -------------------------------------------------------- */
+
+/* Adds the time since t to a phase; returns now. */
+static int64_t phase(stage_t *s, sj_segment_phase_t p, int64_t t)
+{
+    int64_t now = sj_mono_us();
+    s->st->phase_s[p] += (double)(now - t) / 1e6;
+    return now;
+}
 
 static int64_t stage_now(const stage_t *s, const item_t *it)
 {
@@ -657,45 +677,68 @@ static sj_status_t decide(stage_t *s, step_t *sp, char *errstr, size_t errstr_si
  * attempt's updates of later events in it. */
 static const char *const undo_suffixes[] = {"", ":consent", ":goals"};
 
-/* Before a batch changes any profile: a copy of each touched resident's
- * state (COPY, in the resident's slot), and the in-flight record naming the
- * residents and the offsets that committing the batch will store. Cleared
- * after the commit; found at start-up, it means the process died with a
- * batch in flight (recover()). */
+/* Before a batch changes any profile: a copy of the state of each resident
+ * with more than one event in the batch (COPY, in the resident's slot, done
+ * by the event script of the resident's first event in the batch:
+ * item.snap), and the in-flight record naming those residents and the
+ * offsets that committing the batch will store (two commands for the whole
+ * batch). Cleared after the commit; found at start-up, it means the process
+ * died with a batch in flight (recover()).
+ *
+ * A resident with one event in the batch needs no copy: replaying the batch
+ * applies that event again (every update is idempotent: HSET of the same
+ * values, HSETNX, consents that win only when not older) and its decisions
+ * see the state after their own event, as they did the first time. Only a
+ * later event of the same batch would be seen too early, so only those
+ * residents are copied. */
 static sj_status_t snapshot(stage_t *s, size_t *owed)
 {
     sj_status_t st = CMD(s, owed, "DEL", s->inflight_key);
     json_t *seen = json_object(), *ends = json_object();
-    if (!seen || !ends) st = SJ_ERR_NOMEM;
+    const char **argv = malloc(sizeof *argv * (2 + 2 * s->n_items + 2 * s->n_items));
+    char(*offs)[SRC_MAX + 24] = malloc(sizeof *offs * (s->n_items ? s->n_items : 1));
+    if (!seen || !ends || !argv || !offs) st = SJ_ERR_NOMEM;
+    size_t argc = 2;
+    if (st == SJ_OK) {
+        argv[0] = "HSET";
+        argv[1] = s->inflight_key;
+    }
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
-        const item_t *it = &s->items[i];
+        item_t *it = &s->items[i];
         char f[SRC_MAX];
         snprintf(f, sizeof f, "%s:%d", rd_kafka_topic_name(it->m->rkt),
                  (int)it->m->partition);
         json_t *e = json_object_get(ends, f);
         if (!e || json_integer_value(e) < it->m->offset + 1)
             json_object_set_new(ends, f, json_integer(it->m->offset + 1));
-        if (!it->ok || it->kind != K_EVENT || json_object_get(seen, it->pseudonym))
-            continue;
-        json_object_set_new(seen, it->pseudonym, json_true());
-        for (size_t k = 0; st == SJ_OK && k < SJ_ARRAY_LEN(undo_suffixes); k++) {
-            char key[SJ_KEY_MAX], undo[SJ_KEY_MAX + 8];
-            sj_key_res(key, it->pseudonym, undo_suffixes[k]);
-            snprintf(undo, sizeof undo, "%s:undo", key);
-            st = CMD(s, owed, "DEL", undo);
-            if (st == SJ_OK) st = CMD(s, owed, "COPY", key, undo);
+        if (!it->ok || it->kind != K_EVENT) continue;
+        json_t *first = json_object_get(seen, it->pseudonym);
+        if (!first) {
+            json_object_set_new(seen, it->pseudonym, json_integer((json_int_t)i));
+        } else if (json_is_integer(first)) { /* its second event: copy at its first */
+            item_t *f0 = &s->items[json_integer_value(first)];
+            f0->snap = true;
+            argv[argc++] = f0->pseudonym;
+            argv[argc++] = "1";
+            json_object_set_new(seen, it->pseudonym, json_true());
         }
-        if (st == SJ_OK) st = CMD(s, owed, "HSET", s->inflight_key, it->pseudonym, "1");
     }
     const char *f;
     json_t *v;
-    json_object_foreach(ends, f, v)
-    {
-        char off[24], field[SRC_MAX + 8];
-        snprintf(off, sizeof off, "%lld", (long long)json_integer_value(v));
-        snprintf(field, sizeof field, "@%s", f);
-        if (st == SJ_OK) st = CMD(s, owed, "HSET", s->inflight_key, field, off);
-    }
+    size_t k = 0;
+    if (st == SJ_OK) json_object_foreach(ends, f, v)
+        {
+            /* "@<topic>:<partition>\0<offset>" */
+            int n = snprintf(offs[k], sizeof offs[k], "@%s", f);
+            snprintf(offs[k] + n + 1, sizeof offs[k] - (size_t)n - 1, "%lld",
+                     (long long)json_integer_value(v));
+            argv[argc++] = offs[k];
+            argv[argc++] = offs[k] + n + 1;
+            k++;
+        }
+    if (st == SJ_OK && argc > 2) st = cmd(s, owed, (int)argc, argv);
+    free(argv);
+    free(offs);
     json_decref(seen);
     json_decref(ends);
     return st;
@@ -783,7 +826,161 @@ static void malformed(stage_t *s, const item_t *it, const char *problem)
     sj_log(SJ_LOG_WARN, FAC, "%s: malformed message skipped: %s", it->src, problem);
 }
 
-static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it)
+/* ---- the scanner path ------------------------------------------------------
+ * Most life events only update a profile: no campaign is triggered by their
+ * type. Building a jansson tree for each costs more than everything else the
+ * engine does with them, so those take the producer's allocation-free
+ * scanner instead, when the event is plain: at most FAST_MAX bytes, no
+ * backslash anywhere (so strings need no decoding), no arrays, no numbers
+ * jansson would refuse, every object indexed. It must accept exactly what
+ * the jansson path accepts and give the same update, so anything else --
+ * including every malformed event -- goes the jansson path, which decides
+ * and words the problem. */
+
+typedef struct {
+    const sj_jindex_t *idx;
+    int data; /* index of the data member */
+    item_t *it;
+    size_t used; /* of it->arena */
+} fast_t;
+
+static bool span_eq(const sj_jval_t *k, const char *lit)
+{
+    size_t n = strlen(lit);
+    return k->len == n + 2 && !memcmp(k->p + 1, lit, n);
+}
+
+/* The index of the member `name` of the object whose member index is
+ * parent (-1: the root), or -1. */
+static int fast_find(const sj_jindex_t *idx, int parent, const char *name)
+{
+    for (size_t i = (size_t)(parent + 1); i < idx->count; i++)
+        if (idx->m[i].parent == parent && span_eq(&idx->m[i].key, name)) return (int)i;
+    return -1;
+}
+
+/* A string value copied into the arena (no escapes: see above). */
+static const char *fast_str(fast_t *f, const sj_jval_t *v)
+{
+    size_t n = v->len - 2;
+    if (f->used + n + 1 > sizeof f->it->arena)
+        return NULL; /* cannot happen: see FAST_MAX */
+    char *out = f->it->arena + f->used;
+    memcpy(out, v->p + 1, n);
+    out[n] = '\0';
+    f->used += n + 1;
+    return out;
+}
+
+static sj_data_kind_t fast_get(void *ctx, const char *obj, const char *name,
+                               const char **str)
+{
+    fast_t *f = ctx;
+    if (str) *str = NULL;
+    int parent = f->data;
+    if (obj) {
+        parent = fast_find(f->idx, parent, obj);
+        if (parent < 0 || f->idx->m[parent].val.type != SJ_JSON_OBJECT)
+            return SJ_DATA_ABSENT;
+    }
+    int i = fast_find(f->idx, parent, name);
+    if (i < 0) return SJ_DATA_ABSENT;
+    const sj_jval_t *v = &f->idx->m[i].val;
+    switch (v->type) {
+    case SJ_JSON_STRING:
+        if (str && !(*str = fast_str(f, v))) return SJ_DATA_OTHER;
+        return SJ_DATA_STRING;
+    case SJ_JSON_NULL:
+        return SJ_DATA_NULL;
+    case SJ_JSON_TRUE:
+        return SJ_DATA_TRUE;
+    case SJ_JSON_FALSE:
+        return SJ_DATA_FALSE;
+    case SJ_JSON_OBJECT:
+        return SJ_DATA_OBJECT;
+    default:
+        return SJ_DATA_OTHER;
+    }
+}
+
+/* Whether the index holds only what the jansson path takes as it is. */
+static bool fast_plain(const sj_jindex_t *idx)
+{
+    for (size_t i = 0; i < idx->count; i++) {
+        const sj_jval_t *v = &idx->m[i].val;
+        if (v->type == SJ_JSON_ARRAY) return false;
+        if (v->type == SJ_JSON_NUMBER &&
+            (v->len > 15 || memchr(v->p, 'e', v->len) || memchr(v->p, 'E', v->len)))
+            return false;                           /* let jansson judge range */
+        for (size_t j = i + 1; j < idx->count; j++) /* duplicate keys */
+            if (idx->m[j].parent == idx->m[i].parent &&
+                idx->m[j].key.len == idx->m[i].key.len &&
+                !memcmp(idx->m[j].key.p, idx->m[i].key.p, idx->m[i].key.len))
+                return false;
+    }
+    return true;
+}
+
+static const char *fast_root_str(fast_t *f, const char *name)
+{
+    int i = fast_find(f->idx, -1, name);
+    if (i < 0 || f->idx->m[i].parent != -1 || f->idx->m[i].val.type != SJ_JSON_STRING)
+        return NULL;
+    return fast_str(f, &f->idx->m[i].val);
+}
+
+static bool triggers_campaign(const stage_t *s, const char *type)
+{
+    for (size_t i = 0; i < sj_campaigns_count(s->campaigns); i++) {
+        const sj_campaign_t *c = sj_campaigns_get(s->campaigns, i);
+        if (c->trigger_kind == SJ_TRIGGER_EVENT && !strcmp(c->trigger_event, type))
+            return true;
+    }
+    return false;
+}
+
+/* Takes the event through the scanner path when it can (see above): fills
+ * it->ev and the update s->updates[i]; false means "use jansson". */
+static bool parse_fast(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
+{
+    const char *p = m->payload;
+    if (!p || m->len > FAST_MAX || memchr(p, '\\', m->len)) return false;
+    sj_jindex_t idx = {s->fast_members, FAST_MEMBERS, 0, FAST_DEPTH, false};
+    sj_jval_t root;
+    sj_json_error_t jerr;
+    if (sj_json_scan_indexed(p, m->len, FAST_DEPTH, &root, &idx, &jerr) != SJ_OK ||
+        idx.overflow || root.type != SJ_JSON_OBJECT || !fast_plain(&idx))
+        return false;
+    fast_t f = {.idx = &idx, .data = -1, .it = it};
+    sj_event_view_t *ev = &it->ev;
+    memset(ev, 0, sizeof *ev);
+    ev->type = fast_root_str(&f, "type");
+    if (!ev->type || strncmp(ev->type, "be.seintje.", 11) ||
+        triggers_campaign(s, ev->type))
+        return false;
+    ev->id = fast_root_str(&f, "id");
+    ev->subject = fast_root_str(&f, "subject");
+    ev->time = fast_root_str(&f, "time");
+    const char *source = fast_root_str(&f, "source");
+    if (!ev->id || !*ev->id || strlen(ev->id) > 256 || !ev->subject ||
+        strlen(ev->subject) != SJ_PSEUDONYM_LEN)
+        return false;
+    for (const char *c = ev->subject; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) return false;
+    if (ev->time &&
+        sj_time_parse_rfc3339(ev->time, strlen(ev->time), &ev->time_ms) != SJ_OK)
+        return false;
+    int d = fast_find(&idx, -1, "data");
+    sj_json_type_t dt = d >= 0 ? idx.m[d].val.type : SJ_JSON_NULL;
+    if (dt != SJ_JSON_OBJECT && dt != SJ_JSON_NULL) return false;
+    f.data = dt == SJ_JSON_OBJECT ? d : -1;
+    sj_event_data_t data = {.get = fast_get, .ctx = &f};
+    it->u = &s->updates[i];
+    sj_profile_update_build_from(ev, f.data >= 0 ? &data : NULL, source, s->wall, it->u);
+    return true;
+}
+
+static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
 {
     memset(it, 0, sizeof *it);
     it->m = m;
@@ -791,6 +988,19 @@ static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it)
     snprintf(it->src, sizeof it->src, "%s:%d:%lld", topic, (int)m->partition,
              (long long)m->offset);
     it->kind = strcmp(topic, s->t_due) ? K_EVENT : K_TICK;
+    if (it->kind == K_EVENT && parse_fast(s, m, it, i)) {
+        if (it->ev.time && it->ev.time_ms > s->replay_now && s->o->replay_clock)
+            s->replay_now = it->ev.time_ms;
+        if (m->key && (m->key_len != SJ_PSEUDONYM_LEN ||
+                       memcmp(m->key, it->ev.subject, m->key_len))) {
+            malformed(s, it, "message key differs from the resident");
+            return;
+        }
+        memcpy(it->pseudonym, it->ev.subject, SJ_PSEUDONYM_LEN);
+        it->ok = true;
+        return;
+    }
+    it->u = NULL; /* the scanner path may have got this far */
     if (m->len > SJ_SEGMENT_EVENT_MAX) {
         char p[64];
         snprintf(p, sizeof p, "larger than %d bytes", SJ_SEGMENT_EVENT_MAX);
@@ -879,22 +1089,160 @@ static sj_status_t find_candidates(stage_t *s, item_t *it)
     return SJ_OK;
 }
 
+/* ---- consents: compared in C, written with plain HSET --------------------- */
+
+/* Whether a consent stated at `when` replaces the stored value `old` (NULL:
+ * none): not when old was stated later. Times compare as instants; a stored
+ * value that does not parse is replaced. At equal times the later applied
+ * wins. */
+static bool consent_wins(const char *when, const char *old, size_t old_len)
+{
+    sj_profile_consent_t c;
+    int64_t t_new, t_old;
+    if (!old || sj_profile_consent_parse(old, old_len, &c, NULL, 0) != SJ_OK ||
+        sj_time_parse_rfc3339(c.time, strlen(c.time), &t_old) != SJ_OK)
+        return true;
+    if (sj_time_parse_rfc3339(when, strlen(when), &t_new) != SJ_OK) return false;
+    return t_new >= t_old;
+}
+
+/* The value field f of resident it->pseudonym has after the batch's earlier
+ * events (their winning consents), or NULL when none of them wrote it. */
+static const char *consent_in_batch(const stage_t *s, const item_t *it, const char *f)
+{
+    for (const item_t *p = it->prev_consent >= 0 ? &s->items[it->prev_consent] : NULL; p;
+         p = p->prev_consent >= 0 ? &s->items[p->prev_consent] : NULL)
+        for (size_t i = 0; i + 1 < p->u->n_consent; i += 2)
+            if (!strcmp(p->u->consent[i], f)) return p->u->consent[i + 1];
+    return NULL;
+}
+
+/* Keeps only the consents of it->u that win over what is stored (reply r,
+ * HMGET of its fields) or was written by an earlier event of the batch. */
+static void consents_decide(const stage_t *s, item_t *it, const redisReply *r)
+{
+    sj_profile_update_t *u = it->u;
+    size_t keep = 0;
+    for (size_t i = 0; i + 1 < u->n_consent; i += 2) {
+        const char *old = consent_in_batch(s, it, u->consent[i]);
+        size_t old_len = old ? strlen(old) : 0;
+        const redisReply *e = r && r->type == REDIS_REPLY_ARRAY && i / 2 < r->elements
+                                  ? r->element[i / 2]
+                                  : NULL;
+        if (!old && e && e->type == REDIS_REPLY_STRING) {
+            old = e->str;
+            old_len = (size_t)e->len;
+        }
+        if (!consent_wins(u->when, old, old_len)) continue;
+        u->consent[keep++] = u->consent[i];
+        u->consent[keep++] = u->consent[i + 1];
+    }
+    u->n_consent = keep;
+}
+
+/* Round trip 1 of a batch: every event's update, and the stored consents
+ * it would change, read so that the compare runs here and the writes are
+ * plain HSETs. */
+static sj_status_t consents_read(stage_t *s, int64_t wall, char *errstr,
+                                 size_t errstr_size)
+{
+    size_t owed = 0;
+    sj_status_t st = SJ_OK;
+    json_t *last = json_object(); /* pseudonym -> index of its last event with consents */
+    if (!last) return SJ_ERR_NOMEM;
+    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
+        item_t *it = &s->items[i];
+        it->prev_consent = -1;
+        if (!it->ok || it->kind != K_EVENT) continue;
+        if (!it->u) { /* the jansson path */
+            it->u = &s->updates[i];
+            sj_profile_update_build(&it->ev, jstr(it->root, "source"), wall, it->u);
+        }
+        if (!it->u->n_consent) continue;
+        json_t *prev = json_object_get(last, it->pseudonym);
+        if (prev) it->prev_consent = (long)json_integer_value(prev);
+        json_object_set_new(last, it->pseudonym, json_integer((json_int_t)i));
+        const char *argv[2 + SJ_NUDGE_CHANNELS];
+        char key[SJ_KEY_MAX];
+        sj_key_res(key, it->pseudonym, ":consent");
+        argv[0] = "HMGET";
+        argv[1] = key;
+        int argc = 2;
+        for (size_t k = 0; k + 1 < it->u->n_consent; k += 2)
+            argv[argc++] = it->u->consent[k];
+        st = cmd(s, &owed, argc, argv);
+        it->consent_read = true;
+    }
+    json_decref(last);
+    if (st != SJ_OK) {
+        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        return st;
+    }
+    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
+        item_t *it = &s->items[i];
+        if (!it->consent_read) continue;
+        redisReply *r = NULL;
+        st = read_replies(s, &r, 1, errstr, errstr_size);
+        if (st != SJ_OK) break;
+        if (r->type == REDIS_REPLY_ERROR) {
+            sj_seterr(errstr, errstr_size, "redis: reading consents: %s", r->str);
+            st = SJ_ERR;
+        } else {
+            consents_decide(s, it, r);
+        }
+        freeReplyObject(r);
+    }
+    return st;
+}
+
+/* Appends the commands that apply an event's update (it->u). */
+static sj_status_t append_update(stage_t *s, item_t *it, size_t *n)
+{
+    const sj_profile_update_t *u = it->u;
+    char key[SJ_KEY_MAX];
+    const char *argv[2 + SJ_ARRAY_LEN(u->set)];
+    sj_status_t st = SJ_OK;
+    if (it->snap) /* see snapshot() */
+        for (size_t k = 0; st == SJ_OK && k < SJ_ARRAY_LEN(undo_suffixes); k++) {
+            char undo[SJ_KEY_MAX + 8];
+            sj_key_res(key, it->pseudonym, undo_suffixes[k]);
+            snprintf(undo, sizeof undo, "%s:undo", key);
+            st = CMD(s, n, "DEL", undo);
+            if (st == SJ_OK) st = CMD(s, n, "COPY", key, undo);
+        }
+    sj_key_res(key, it->pseudonym, "");
+    argv[1] = key;
+#define LIST(verb, arr, cnt)                                                             \
+    do {                                                                                 \
+        if (st != SJ_OK || !(cnt)) break;                                                \
+        argv[0] = (verb);                                                                \
+        for (size_t i = 0; i < (cnt); i++) argv[2 + i] = (arr)[i];                       \
+        st = cmd(s, n, (int)(2 + (cnt)), argv);                                          \
+    } while (0)
+    LIST("HSET", u->set, u->n_set);
+    LIST("HDEL", u->del, u->n_del);
+    for (size_t i = 0; st == SJ_OK && i + 1 < u->n_setnx; i += 2)
+        st = CMD(s, n, "HSETNX", key, u->setnx[i], u->setnx[i + 1]);
+    sj_key_res(key, it->pseudonym, ":consent");
+    LIST("HSET", u->consent, u->n_consent);
+#undef LIST
+    if (st == SJ_OK && it->ev.time && is_goal_type(s, it->ev.type)) {
+        char ms[24];
+        snprintf(ms, sizeof ms, "%lld", (long long)it->ev.time_ms);
+        sj_key_res(key, it->pseudonym, ":goals");
+        st = CMD(s, n, "HSET", key, it->ev.type, ms);
+    }
+    return st;
+}
+
 /* Appends one item's commands; returns how many replies they owe. */
-static sj_status_t gather_item(stage_t *s, item_t *it, int64_t wall, size_t *owed)
+static sj_status_t gather_item(stage_t *s, item_t *it, size_t *owed)
 {
     size_t n = 0;
     sj_status_t st = SJ_OK;
     char k[SJ_KEY_MAX];
     if (it->kind == K_EVENT) {
-        if ((st = sj_profile_append_event(s->redis, &it->ev, jstr(it->root, "source"),
-                                          wall, &n)) != SJ_OK)
-            return st;
-        if (it->ev.time && is_goal_type(s, it->ev.type)) {
-            char ms[24];
-            snprintf(ms, sizeof ms, "%lld", (long long)it->ev.time_ms);
-            sj_key_res(k, it->pseudonym, ":goals");
-            if ((st = CMD(s, &n, "HSET", k, it->ev.type, ms)) != SJ_OK) return st;
-        }
+        if ((st = append_update(s, it, &n)) != SJ_OK) return st;
         if ((st = find_candidates(s, it)) != SJ_OK) return st;
     } else if (it->kind == K_BATCH) {
         if ((st = find_candidates(s, it)) != SJ_OK) return st;
@@ -927,14 +1275,8 @@ static sj_status_t gather_item(stage_t *s, item_t *it, int64_t wall, size_t *owe
         sj_key_res(k, it->pseudonym, ":body");
         if ((st = CMD(s, &n, "HGET", k, it->tick_id)) != SJ_OK) return st;
     } else {
-        size_t argc = 2 + it->n_cand;
-        const char **argv = malloc(sizeof *argv * argc);
-        char(*ids)[SJ_INTENT_ID_LEN + 1] = malloc(sizeof *ids * it->n_cand);
-        if (!argv || !ids) {
-            free(argv);
-            free(ids);
-            return SJ_ERR_NOMEM;
-        }
+        const char *argv[2 + MAX_CANDIDATES];
+        char ids[MAX_CANDIDATES][SJ_INTENT_ID_LEN + 1];
         argv[0] = "HMGET";
         argv[1] = k;
         for (size_t i = 0; i < it->n_cand; i++) {
@@ -942,10 +1284,7 @@ static sj_status_t gather_item(stage_t *s, item_t *it, int64_t wall, size_t *owe
                          SJ_INTENT_STEP_INITIAL, it->pseudonym, it->ev.id, ids[i]);
             argv[2 + i] = ids[i];
         }
-        st = cmd(s, &n, (int)argc, argv);
-        free(argv);
-        free(ids);
-        if (st != SJ_OK) return st;
+        if ((st = cmd(s, &n, (int)(2 + it->n_cand), argv)) != SJ_OK) return st;
     }
     it->nr = n;
     *owed += n;
@@ -954,9 +1293,9 @@ static sj_status_t gather_item(stage_t *s, item_t *it, int64_t wall, size_t *owe
 
 static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
 {
-    int64_t wall = sj_now_ms();
     size_t owed = 0;
-    sj_status_t st = SJ_OK;
+    sj_status_t st = consents_read(s, sj_now_ms(), errstr, errstr_size);
+    if (st != SJ_OK) return st;
     /* Which positions of this batch were committed before (history replay)? */
     json_t *parts = json_object();
     for (size_t i = 0; i < s->n_items; i++) {
@@ -979,7 +1318,7 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
     size_t snap = 0;
     if (st == SJ_OK) st = snapshot(s, &snap);
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++)
-        if (s->items[i].ok) st = gather_item(s, &s->items[i], wall, &owed);
+        if (s->items[i].ok) st = gather_item(s, &s->items[i], &owed);
     if (st != SJ_OK) {
         free(argv);
         json_decref(parts);
@@ -1242,11 +1581,15 @@ static sj_status_t post_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n)
 static sj_status_t process_batch(stage_t *s, rd_kafka_message_t **msgs, size_t n,
                                  char *errstr, size_t errstr_size)
 {
+    int64_t t = sj_mono_us();
     s->n_items = n;
-    for (size_t i = 0; i < n; i++) parse_item(s, msgs[i], &s->items[i]);
+    s->wall = sj_now_ms();
+    for (size_t i = 0; i < n; i++) parse_item(s, msgs[i], &s->items[i], i);
     for (size_t i = 0; i < n; i++) s->items[i].now = stage_now(s, &s->items[i]);
+    t = phase(s, SJ_PHASE_PARSE, t);
     sj_status_t st = txn_begin(s, errstr, errstr_size);
     if (st == SJ_OK) st = gather(s, errstr, errstr_size);
+    t = phase(s, SJ_PHASE_READ, t);
     for (size_t i = 0; st == SJ_OK && i < n; i++) {
         item_t *it = &s->items[i];
         if (!it->ok) continue;
@@ -1267,8 +1610,11 @@ static sj_status_t process_batch(stage_t *s, rd_kafka_message_t **msgs, size_t n
         st = decide(s, &s->steps[i], errstr, errstr_size);
     size_t owed = s->n_writes;
     s->n_writes = 0;
+    t = phase(s, SJ_PHASE_RULES, t);
     if (st == SJ_OK) st = drain(s, owed, errstr, errstr_size);
+    t = phase(s, SJ_PHASE_WRITE, t);
     if (st == SJ_OK) st = txn_commit(s, msgs, n, errstr, errstr_size);
+    t = phase(s, SJ_PHASE_COMMIT, t);
     if (st == SJ_ERR_AGAIN) {
         sj_log(SJ_LOG_WARN, FAC, "%s; the batch is aborted and consumed again", errstr);
         st = txn_abort(s, msgs, n, errstr, errstr_size);
@@ -1282,6 +1628,7 @@ static sj_status_t process_batch(stage_t *s, rd_kafka_message_t **msgs, size_t n
         s->st->batches++;
     }
     free_batch(s);
+    phase(s, SJ_PHASE_RULES, t);
     return st;
 }
 
@@ -1421,6 +1768,7 @@ static void teardown(stage_t *s)
     if (s->redis) redisFree(s->redis);
     sj_campaigns_destroy(s->campaigns);
     free(s->items);
+    free(s->updates);
     free(s->steps);
     json_decref(s->decided);
     json_decref(s->sends);
@@ -1442,8 +1790,9 @@ sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
     s.counters = json_object();
     rd_kafka_message_t **msgs = calloc(batch, sizeof *msgs);
     s.items = calloc(batch, sizeof *s.items);
+    s.updates = malloc(batch * sizeof *s.updates);
     sj_status_t st = SJ_ERR_NOMEM;
-    if (msgs && s.items && s.decided && s.sends && s.cleanup && s.counters)
+    if (msgs && s.items && s.updates && s.decided && s.sends && s.cleanup && s.counters)
         st = setup(&s, errstr, errstr_size);
     else
         sj_seterr(errstr, errstr_size, "out of memory");
@@ -1453,15 +1802,19 @@ sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
     size_t released = 0;
     uint64_t released_total = 0; /* idle only once every tick came back */
     while (st == SJ_OK && !(o->stop && *o->stop)) {
+        int64_t t = sj_mono_us();
         size_t n = sj_kafka_poll_batch(s.consumer, msgs, batch, POLL_MS, &idle);
+        t = phase(&s, SJ_PHASE_POLL, t);
         if (n) {
             st = process_batch(&s, msgs, n, errstr, errstr_size);
             for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
         }
         if (st == SJ_OK && (!n || sj_mono_ms() - last_tick >= TICK_EVERY_MS)) {
             last_tick = sj_mono_ms();
+            t = sj_mono_us();
             st = tick(&s, stage_now(&s, NULL), &released, errstr, errstr_size);
             released_total += released;
+            phase(&s, SJ_PHASE_TICK, t);
         }
         if (st == SJ_OK && !n && !released && stats->ticks >= released_total &&
             o->until_idle_ms >= 0 &&
@@ -1510,4 +1863,10 @@ void sj_segment_print_summary(FILE *out, const char *prefix, const sj_segment_st
                 k + 1 < SJ_INTENT_OUTCOMES ? "," : "\n");
     fprintf(out, "%selapsed:         %.2f s (%llu batches, %llu aborted)\n", prefix,
             s->seconds, (unsigned long long)s->batches, (unsigned long long)s->aborted);
+    static const char *const names[SJ_PHASES] = {"poll",  "parse",  "read", "rules",
+                                                 "write", "commit", "tick"};
+    fprintf(out, "%stime spent:     ", prefix);
+    for (int p = 0; p < SJ_PHASES; p++)
+        fprintf(out, " %s %.2f s%s", names[p], s->phase_s[p],
+                p + 1 < SJ_PHASES ? "," : "\n");
 }

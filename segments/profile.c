@@ -47,7 +47,8 @@ static const char *const channel_names[SJ_NUDGE_CHANNELS] = {"email", "sms", "ap
  * milliseconds); ARGV[2..] field, value pairs. Times are compared as
  * numbers (date digits, then time digits padded to milliseconds), not as
  * strings: Lua compares strings with strcoll() and Redis sets LC_COLLATE
- * from the environment. Returns how many fields it wrote. */
+ * from the environment. Returns how many fields it wrote. (The engine does
+ * the same compare in C, engine.c consent_wins().) */
 static const char consent_script[] =
     "local function t(v)"
     " local d = string.gsub(v, '%D', '')"
@@ -119,123 +120,177 @@ static void format_fixed(int64_t ms, char out[SJ_PROFILE_TIME_MAX])
         memcpy(out + n - 1, ".000Z", 6);
 }
 
-/* The consent commands of one event: one EVAL for every channel it names. */
-static sj_status_t append_consents(redisContext *rc, const sj_event_view_t *ev,
-                                   const char *source, int64_t now_ms, size_t *replies)
+#define PUSH(arr, n, v)                                                                  \
+    do {                                                                                 \
+        if ((n) < SJ_ARRAY_LEN(arr)) (arr)[(n)++] = (v);                                 \
+    } while (0)
+
+/* The consents of one event, for every channel it names. */
+static void build_consents(const sj_event_view_t *ev, const sj_event_data_t *d,
+                           const char *source, int64_t now_ms, sj_profile_update_t *u)
 {
-    const json_t *consents = json_object_get(ev->data, "consents");
-    if (!json_is_object(consents)) return SJ_OK;
-    const json_t *topic = json_object_get(ev->data, "topic");
     const char *tp = NULL;
-    if (topic && !json_is_null(topic)) {
-        tp = json_string_value(topic);
-        size_t tl = tp ? strlen(tp) : 0;
-        if (tl == 0 || tl >= SJ_PROFILE_TOPIC_MAX) return SJ_OK; /* see profile.h */
+    if (d->get(d->ctx, NULL, "consents", NULL) != SJ_DATA_OBJECT) return;
+    sj_data_kind_t tk = d->get(d->ctx, NULL, "topic", &tp);
+    if (tk == SJ_DATA_NULL || tk == SJ_DATA_ABSENT) {
+        tp = NULL;
+    } else {
+        size_t tl = tk == SJ_DATA_STRING ? strlen(tp) : 0;
+        if (tl == 0 || tl >= SJ_PROFILE_TOPIC_MAX) return; /* see profile.h */
     }
-    char key[SJ_KEY_MAX], when[SJ_PROFILE_TIME_MAX];
-    char fields[SJ_NUDGE_CHANNELS][8 + SJ_PROFILE_TOPIC_MAX];
-    char values[SJ_NUDGE_CHANNELS][4 + SJ_PROFILE_TIME_MAX + SJ_PROFILE_SOURCE_MAX];
-    sj_key_res(key, ev->subject, ":consent");
-    format_fixed(ev->time ? ev->time_ms : now_ms, when);
+    format_fixed(ev->time ? ev->time_ms : now_ms, u->when);
     if (!source || !*source) source = "-";
-    args_t a = {.n = 0};
-    add(&a, "EVAL");
-    add(&a, consent_script);
-    add(&a, "1");
-    add(&a, key);
-    add(&a, when);
     for (int k = 0; k < SJ_NUDGE_CHANNELS; k++) {
-        const json_t *v = json_object_get(consents, channel_names[k]);
-        if (!json_is_boolean(v)) continue;
-        snprintf(fields[k], sizeof fields[k], "%s%s%s", channel_names[k], tp ? "/" : "",
-                 tp ? tp : "");
-        snprintf(values[k], sizeof values[k], "%c %s %.512s", json_is_true(v) ? '1' : '0',
-                 when, source);
-        add(&a, fields[k]);
-        add(&a, values[k]);
+        sj_data_kind_t v = d->get(d->ctx, "consents", channel_names[k], NULL);
+        if (v != SJ_DATA_TRUE && v != SJ_DATA_FALSE) continue;
+        snprintf(u->cfield[k], sizeof u->cfield[k], "%s%s%s", channel_names[k],
+                 tp ? "/" : "", tp ? tp : "");
+        snprintf(u->cvalue[k], sizeof u->cvalue[k], "%c %s %.512s",
+                 v == SJ_DATA_TRUE ? '1' : '0', u->when, source);
+        PUSH(u->consent, u->n_consent, u->cfield[k]);
+        PUSH(u->consent, u->n_consent, u->cvalue[k]);
     }
-    return a.n > 5 ? append(rc, &a, replies) : SJ_OK;
+}
+
+void sj_profile_update_build_from(const sj_event_view_t *ev, const sj_event_data_t *d,
+                                  const char *source, int64_t now_ms,
+                                  sj_profile_update_t *u)
+{
+    u->n_set = u->n_del = u->n_setnx = u->n_consent = 0;
+    u->when[0] = u->date[0] = '\0';
+    sj_time_format_rfc3339(now_ms, u->updated);
+    if (ev->time) sj_date_format(sj_brussels_date(ev->time_ms), u->date);
+    const char *v;
+    for (size_t i = 0; d && i < SJ_ARRAY_LEN(profile_fields); i++) {
+        sj_data_kind_t k = d->get(d->ctx, NULL, profile_fields[i], &v);
+        if (k == SJ_DATA_STRING) {
+            PUSH(u->set, u->n_set, profile_fields[i]);
+            PUSH(u->set, u->n_set, v);
+        } else if (k == SJ_DATA_NULL) {
+            PUSH(u->del, u->n_del, profile_fields[i]);
+        }
+    }
+    const char *status = status_for(ev->type);
+    if (status) {
+        PUSH(u->set, u->n_set, "status");
+        PUSH(u->set, u->n_set, status);
+    }
+    bool moved_in = !strcmp(ev->type, "be.seintje.life.moved-in");
+    bool registered = !strcmp(ev->type, "be.seintje.life.registered");
+    if (status && !strcmp(status, "moved-out")) {
+        if (d && d->get(d->ctx, NULL, "to_nis", &v) == SJ_DATA_STRING) {
+            PUSH(u->set, u->n_set, "moved_to");
+            PUSH(u->set, u->n_set, v);
+        }
+        if (*u->date) {
+            PUSH(u->set, u->n_set, "moved_out_on");
+            PUSH(u->set, u->n_set, u->date);
+        }
+    } else if (moved_in || registered) {
+        PUSH(u->del, u->n_del, "moved_out_on");
+        PUSH(u->del, u->n_del, "moved_to");
+    }
+    if (moved_in && *u->date) {
+        PUSH(u->set, u->n_set, "resident_since");
+        PUSH(u->set, u->n_set, u->date);
+    }
+    if (registered && *u->date) {
+        PUSH(u->setnx, u->n_setnx, "resident_since");
+        PUSH(u->setnx, u->n_setnx, u->date);
+    }
+    if (status && !strcmp(status, "deceased") && *u->date) {
+        PUSH(u->set, u->n_set, "deceased_on");
+        PUSH(u->set, u->n_set, u->date);
+    }
+    if (!strcmp(ev->type, "be.seintje.life.id-card-expiring") && d) {
+        sj_data_kind_t k = d->get(d->ctx, NULL, "expires", &v);
+        if (k == SJ_DATA_STRING) {
+            PUSH(u->set, u->n_set, "id_card_expires");
+            PUSH(u->set, u->n_set, v);
+        } else if (k == SJ_DATA_NULL) {
+            PUSH(u->del, u->n_del, "id_card_expires");
+        }
+    }
+    PUSH(u->set, u->n_set, "last_event_type");
+    PUSH(u->set, u->n_set, ev->type);
+    PUSH(u->set, u->n_set, "last_event_id");
+    PUSH(u->set, u->n_set, ev->id);
+    if (ev->time) {
+        PUSH(u->set, u->n_set, "last_event_time");
+        PUSH(u->set, u->n_set, ev->time);
+    }
+    PUSH(u->set, u->n_set, "updated_at");
+    PUSH(u->set, u->n_set, u->updated);
+    if (d) build_consents(ev, d, source, now_ms, u);
+}
+
+/* The accessor over a jansson data object. */
+static sj_data_kind_t json_get(void *ctx, const char *obj, const char *name,
+                               const char **str)
+{
+    const json_t *o = ctx;
+    if (obj) o = json_object_get(o, obj);
+    const json_t *v = json_is_object(o) ? json_object_get(o, name) : NULL;
+    if (str) *str = NULL;
+    if (!v) return SJ_DATA_ABSENT;
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        if (str) *str = json_string_value(v);
+        return SJ_DATA_STRING;
+    case JSON_NULL:
+        return SJ_DATA_NULL;
+    case JSON_TRUE:
+        return SJ_DATA_TRUE;
+    case JSON_FALSE:
+        return SJ_DATA_FALSE;
+    case JSON_OBJECT:
+        return SJ_DATA_OBJECT;
+    default:
+        return SJ_DATA_OTHER;
+    }
+}
+
+void sj_profile_update_build(const sj_event_view_t *ev, const char *source,
+                             int64_t now_ms, sj_profile_update_t *u)
+{
+    sj_event_data_t d = {.get = json_get, .ctx = (void *)ev->data};
+    sj_profile_update_build_from(ev, ev->data ? &d : NULL, source, now_ms, u);
 }
 
 sj_status_t sj_profile_append_event(redisContext *rc, const sj_event_view_t *ev,
                                     const char *source, int64_t now_ms, size_t *replies)
 {
-    char key[SJ_PROFILE_KEY_MAX], updated[32], date[11] = "";
-    sj_profile_key(ev->subject, key);
-    sj_time_format_rfc3339(now_ms, updated);
-    if (ev->time) sj_date_format(sj_brussels_date(ev->time_ms), date);
+    sj_profile_update_t u;
+    sj_profile_update_build(ev, source, now_ms, &u);
+    char key[SJ_KEY_MAX];
+    sj_key_res(key, ev->subject, "");
     args_t set = {.n = 0}, del = {.n = 0}, setnx = {.n = 0};
     add(&set, "HSET");
     add(&set, key);
+    for (size_t i = 0; i < u.n_set; i++) add(&set, u.set[i]);
     add(&del, "HDEL");
     add(&del, key);
-    for (size_t i = 0; ev->data && i < SJ_ARRAY_LEN(profile_fields); i++) {
-        json_t *v = json_object_get(ev->data, profile_fields[i]);
-        if (json_is_string(v)) {
-            add(&set, profile_fields[i]);
-            add(&set, json_string_value(v));
-        } else if (json_is_null(v)) {
-            add(&del, profile_fields[i]);
-        }
-    }
-    const char *status = status_for(ev->type);
-    if (status) {
-        add(&set, "status");
-        add(&set, status);
-    }
-    json_t *to = ev->data ? json_object_get(ev->data, "to_nis") : NULL;
-    bool moved_in = !strcmp(ev->type, "be.seintje.life.moved-in");
-    bool registered = !strcmp(ev->type, "be.seintje.life.registered");
-    if (status && !strcmp(status, "moved-out")) {
-        if (json_is_string(to)) {
-            add(&set, "moved_to");
-            add(&set, json_string_value(to));
-        }
-        if (*date) {
-            add(&set, "moved_out_on");
-            add(&set, date);
-        }
-    } else if (moved_in || registered) {
-        add(&del, "moved_out_on");
-        add(&del, "moved_to");
-    }
-    if (moved_in && *date) {
-        add(&set, "resident_since");
-        add(&set, date);
-    }
-    if (registered && *date) {
+    for (size_t i = 0; i < u.n_del; i++) add(&del, u.del[i]);
+    if (u.n_setnx) {
         add(&setnx, "HSETNX");
         add(&setnx, key);
-        add(&setnx, "resident_since");
-        add(&setnx, date);
+        for (size_t i = 0; i < u.n_setnx; i++) add(&setnx, u.setnx[i]);
     }
-    if (status && !strcmp(status, "deceased") && *date) {
-        add(&set, "deceased_on");
-        add(&set, date);
-    }
-    if (!strcmp(ev->type, "be.seintje.life.id-card-expiring") && ev->data) {
-        json_t *x = json_object_get(ev->data, "expires");
-        if (json_is_string(x)) {
-            add(&set, "id_card_expires");
-            add(&set, json_string_value(x));
-        } else if (json_is_null(x)) {
-            add(&del, "id_card_expires");
-        }
-    }
-    add(&set, "last_event_type");
-    add(&set, ev->type);
-    add(&set, "last_event_id");
-    add(&set, ev->id);
-    if (ev->time) {
-        add(&set, "last_event_time");
-        add(&set, ev->time);
-    }
-    add(&set, "updated_at");
-    add(&set, updated);
     sj_status_t st = append(rc, &set, replies);
-    if (st == SJ_OK && del.n > 2) st = append(rc, &del, replies);
-    if (st == SJ_OK && setnx.n) st = append(rc, &setnx, replies);
-    if (st == SJ_OK && ev->data) st = append_consents(rc, ev, source, now_ms, replies);
+    if (st == SJ_OK && u.n_del) st = append(rc, &del, replies);
+    if (st == SJ_OK && u.n_setnx) st = append(rc, &setnx, replies);
+    if (st == SJ_OK && u.n_consent) {
+        char ckey[SJ_KEY_MAX];
+        sj_key_res(ckey, ev->subject, ":consent");
+        args_t a = {.n = 0};
+        add(&a, "EVAL");
+        add(&a, consent_script);
+        add(&a, "1");
+        add(&a, ckey);
+        add(&a, u.when);
+        for (size_t i = 0; i < u.n_consent; i++) add(&a, u.consent[i]);
+        st = append(rc, &a, replies);
+    }
     return st;
 }
 

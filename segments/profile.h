@@ -62,8 +62,12 @@
 #include "segments/intent.h"
 #include "segments/nudge.h"
 
-#define SJ_PROFILE_KEY_MAX   80 /* "sj:res:{" + 64 hex + "}" + NUL */
-#define SJ_PROFILE_VALUE_MAX 256
+#define SJ_PROFILE_KEY_MAX    80 /* "sj:res:{" + 64 hex + "}" + NUL */
+#define SJ_PROFILE_VALUE_MAX  256
+#define SJ_PROFILE_TOPICS_MAX 32  /* per-topic consents kept in sj_profile_full_t */
+#define SJ_PROFILE_TOPIC_MAX  64  /* topic bytes incl. NUL (campaign topics: 63) */
+#define SJ_PROFILE_SOURCE_MAX 513 /* CloudEvents source bytes incl. NUL */
+#define SJ_PROFILE_TIME_MAX   40  /* RFC 3339 time incl. NUL */
 
 /* Writes "sj:res:{<pseudonym>}" into out (SJ_PROFILE_KEY_MAX bytes). */
 void sj_profile_key(const char *pseudonym, char out[SJ_PROFILE_KEY_MAX]);
@@ -79,17 +83,63 @@ void sj_profile_key(const char *pseudonym, char out[SJ_PROFILE_KEY_MAX]);
 sj_status_t sj_profile_append_event(redisContext *rc, const sj_event_view_t *ev,
                                     const char *source, int64_t now_ms, size_t *replies);
 
+/* An event's changes to a profile, as field lists, for callers that apply
+ * them their own way (the engine applies them in a Lua script together with
+ * its reads). Strings point into the event (ev->data) and into the struct
+ * itself: valid while both are. */
+typedef struct sj_profile_update {
+    const char *set[48]; /* field, value pairs for the profile hash */
+    size_t n_set;
+    const char *del[16]; /* fields to remove */
+    size_t n_del;
+    const char *setnx[4]; /* field, value pairs set only when absent */
+    size_t n_setnx;
+    const char *consent[2 * SJ_NUDGE_CHANNELS]; /* consent field, value pairs */
+    size_t n_consent;
+    char when[SJ_PROFILE_TIME_MAX]; /* the consents' time (UTC, fixed width) */
+    /* storage */
+    char date[11], updated[SJ_PROFILE_TIME_MAX];
+    char cfield[SJ_NUDGE_CHANNELS][8 + SJ_PROFILE_TOPIC_MAX];
+    char cvalue[SJ_NUDGE_CHANNELS][4 + SJ_PROFILE_TIME_MAX + SJ_PROFILE_SOURCE_MAX];
+} sj_profile_update_t;
+
+/* Fills u with what sj_profile_append_event() would write. */
+void sj_profile_update_build(const sj_event_view_t *ev, const char *source,
+                             int64_t now_ms, sj_profile_update_t *u);
+
+/* What an event's data holds at a member, for callers that did not parse
+ * the event with jansson (the engine's scanner path). */
+typedef enum {
+    SJ_DATA_ABSENT,
+    SJ_DATA_NULL,
+    SJ_DATA_STRING,
+    SJ_DATA_TRUE,
+    SJ_DATA_FALSE,
+    SJ_DATA_OBJECT,
+    SJ_DATA_OTHER /* a number or an array */
+} sj_data_kind_t;
+
+/* get(ctx, NULL, name, &s) describes data.<name>, get(ctx, obj, name, &s)
+ * data.<obj>.<name> (ABSENT when data.<obj> is not an object); for strings
+ * *s (when s is not NULL) is the decoded value, valid while the caller
+ * keeps it. */
+typedef struct sj_event_data {
+    sj_data_kind_t (*get)(void *ctx, const char *obj, const char *name, const char **s);
+    void *ctx;
+} sj_event_data_t;
+
+/* sj_profile_update_build() over data d (NULL: the event has no data
+ * object); ev->data is not used. */
+void sj_profile_update_build_from(const sj_event_view_t *ev, const sj_event_data_t *d,
+                                  const char *source, int64_t now_ms,
+                                  sj_profile_update_t *u);
+
 /* sj_profile_append_event() with an unknown source: kept for callers that do
  * not have the event's source at hand (consents are then recorded with "-"). */
 sj_status_t sj_profile_append_update(redisContext *rc, const sj_event_view_t *ev,
                                      int64_t now_ms, size_t *replies);
 
 /* ---- reading it all back (the engine, delivery, `seintje resident`) ------- */
-
-#define SJ_PROFILE_TOPICS_MAX 32  /* per-topic consents kept in sj_profile_full_t */
-#define SJ_PROFILE_TOPIC_MAX  64  /* topic bytes incl. NUL (campaign topics: 63) */
-#define SJ_PROFILE_SOURCE_MAX 513 /* CloudEvents source bytes incl. NUL */
-#define SJ_PROFILE_TIME_MAX   40  /* RFC 3339 time incl. NUL */
 
 /* One stated consent. */
 typedef struct sj_profile_consent {

@@ -55,6 +55,18 @@ typedef struct sj_segment_opts {
     volatile sig_atomic_t *stop; /* set (e.g. by a signal handler) to stop; may be NULL */
 } sj_segment_opts_t;
 
+/* Where the time of a run went, for `segment` summaries and benchmarks. */
+typedef enum {
+    SJ_PHASE_POLL,   /* waiting for and fetching messages */
+    SJ_PHASE_PARSE,  /* parsing messages */
+    SJ_PHASE_READ,   /* profile updates and reads: the gather round trip */
+    SJ_PHASE_RULES,  /* audience rules, nudging decisions */
+    SJ_PHASE_WRITE,  /* decision writes to Redis */
+    SJ_PHASE_COMMIT, /* the Kafka transaction: acknowledgements and commit */
+    SJ_PHASE_TICK,   /* the schedule: releasing due steps */
+    SJ_PHASES
+} sj_segment_phase_t;
+
 typedef struct sj_segment_stats {
     uint64_t events;          /* messages consumed (life events and ticks) */
     uint64_t ticks;           /* of which ticks of the stage's own schedule */
@@ -75,6 +87,7 @@ typedef struct sj_segment_stats {
     uint64_t batches;
     size_t campaigns; /* campaigns loaded */
     double seconds;
+    double phase_s[SJ_PHASES]; /* seconds spent in each phase */
 } sj_segment_stats_t;
 
 /* Runs the stage until idle (see until_idle_ms), stopped, or a fatal error

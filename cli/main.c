@@ -25,6 +25,8 @@ static const command_t commands[] = {
     {"render", sj_cmd_render, "render a Mustache template (for officers and tests)"},
     {"rule", sj_cmd_rule,
      "evaluate a JsonLogic rule over JSON data (try audience rules)"},
+    {"experiment", sj_cmd_experiment,
+     "experiment statistics from counts per arm (stats)"},
     {"demo", sj_cmd_demo, "run the whole pipeline in one process on embedded defaults"},
     {"config", sj_cmd_config, "print the configuration reference"},
 };

@@ -68,9 +68,10 @@ Admin (no auth; never faulted):
   GET  /_admin/health      200 ok
   GET  /_admin/stats[?endpoint=E&reference_prefix=P]
        {"endpoints": {E: {"received","accepted","unique_references",
-       "duplicates","by_status":{"202":n,"429":n,"drop":n,...},
-       "faulted"}}, "total": {...}, "tokens_issued"}. accepted = 2xx
-       answers (and drop-after); duplicates = accepted - unique_references.
+       "duplicates","by_status":{"202":n,"429":n,"drop":n,"drop_after":n,
+       ...},"faulted"}}, "total": {...}, "tokens_issued"}: accepted = 2xx
+       answers and drop_after; duplicates = accepted - unique_references;
+       total leaves out the token endpoint (tokens are no messages).
   GET  /_admin/received?endpoint=E[&reference_prefix=P][&limit=N]
        the recorded entries, as a JSON array
   GET|POST|DELETE /_admin/faults, DELETE /_admin/faults/ID   fault rules

@@ -53,7 +53,8 @@ Admin (HTTP on --admin-port):
         "duplicate_deliveries","dropped","by_reply":{STAGE:{"250":n,...}}}
        messages = accepted DATA; duplicates = messages whose Message-ID
        (or, without one, content hash) was accepted before; deliveries =
-       (message, recipient) pairs, duplicate_deliveries the repeats.
+       (message, recipient) pairs, duplicate_deliveries the repeats. With a
+       filter: only the message counts and the rcpt and data replies.
   GET|POST|DELETE /_admin/faults, DELETE /_admin/faults/ID   fault rules
   POST /_admin/reset         forget faults and stats, empty the spool
 
@@ -133,7 +134,10 @@ class Stats:
         self.auth_ok = 0
         self.auth_failed = 0
         self.dropped = 0
-        self.replies = []        # (stage, code, rcpts tuple, message_id)
+        self.by_reply = {s: {} for s in STAGES}
+        # Replies that concern recipients, for the filtered report:
+        # (stage, code, rcpts tuple, message_id)
+        self.replies = []
         self.messages = []       # (message_id, rcpts tuple)
         self.seen_ids = {}
         self.seen_pairs = set()
@@ -142,7 +146,11 @@ class Stats:
         self.dup_deliveries = 0
 
     def reply(self, stage, code, rcpts=(), mid=None):
-        self.replies.append((stage, str(code), tuple(rcpts), mid))
+        code = str(code)
+        counts = self.by_reply[stage]
+        counts[code] = counts.get(code, 0) + 1
+        if rcpts:
+            self.replies.append((stage, code, tuple(rcpts), mid))
 
     def accept(self, mid, rcpts):
         """Count an accepted message; returns whether it is a duplicate."""
@@ -169,13 +177,12 @@ class Stats:
                 return False
             return True
 
-        by_reply = {s: {} for s in STAGES}
-        for stage, code, rcpts, mid in self.replies:
-            if (rcpt_suffix or mid_prefix) and not keep(rcpts, mid):
-                continue
-            by_reply[stage][code] = by_reply[stage].get(code, 0) + 1
-        out = {"by_reply": by_reply}
         if rcpt_suffix or mid_prefix:
+            by_reply = {s: {} for s in STAGES}
+            for stage, code, rcpts, mid in self.replies:
+                if keep(rcpts, mid):
+                    by_reply[stage][code] = by_reply[stage].get(code, 0) + 1
+            out = {"by_reply": by_reply}
             ids, pairs = {}, set()
             n = dups = deliveries = dup_del = 0
             for mid, rcpts in self.messages:
@@ -196,6 +203,7 @@ class Stats:
                        duplicates=dups, deliveries=deliveries,
                        duplicate_deliveries=dup_del)
             return out
+        out = {"by_reply": {s: dict(c) for s, c in self.by_reply.items()}}
         out.update(connections=self.connections,
                    tls_connections=self.tls_connections,
                    auth={"ok": self.auth_ok, "failed": self.auth_failed},

@@ -663,10 +663,12 @@ def read_secret(path, default):
 
 
 def parse_args(argv):
+    if "-h" in argv or "--help" in argv:
+        print(__doc__.rstrip())
+        sys.exit(0)
     ap = argparse.ArgumentParser(
-        prog="http_gateway.py", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter, usage=argparse.SUPPRESS,
-        add_help=True)
+        prog="http_gateway.py", add_help=False,
+        usage="http_gateway.py --dir DIR [options] (--help: all of them)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--https-port", type=int)

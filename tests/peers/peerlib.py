@@ -322,18 +322,18 @@ class FaultRules:
                 ("_prefix", "_suffix")) else k)
             if have is None:
                 return False
-            if k.endswith("_prefix"):
-                if not str(have).startswith(want):
-                    return False
-            elif k.endswith("_suffix"):
-                if not str(have).lower().endswith(str(want).lower()):
-                    return False
-            elif isinstance(have, (list, tuple)):
-                if str(want).lower() not in [str(h).lower() for h in have]:
-                    return False
-            elif str(have).lower() != str(want).lower():
+            values = have if isinstance(have, (list, tuple)) else (have,)
+            if not any(self._match_one(k, str(want), str(v)) for v in values):
                 return False
         return True
+
+    @staticmethod
+    def _match_one(key, want, have):
+        if key.endswith("_prefix"):
+            return have.startswith(want)
+        if key.endswith("_suffix"):
+            return have.lower().endswith(want.lower())
+        return have.lower() == want.lower()
 
 
 # ---------------------------------------------------------------------------

@@ -458,9 +458,12 @@ class PeerSMTP(SMTP):
 
 
 def parse_args(argv):
+    if "-h" in argv or "--help" in argv:
+        print(__doc__.rstrip())
+        sys.exit(0)
     ap = argparse.ArgumentParser(
-        prog="smtp_server.py", description=__doc__, usage=argparse.SUPPRESS,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="smtp_server.py", add_help=False,
+        usage="smtp_server.py --dir DIR [options] (--help: all of them)")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--tls-port", type=int)

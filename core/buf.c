@@ -56,6 +56,12 @@ extern inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
 extern inline char *sj_buf_room(sj_buf_t *b, size_t n);
 extern inline void sj_buf_commit(sj_buf_t *b, size_t n);
 
+char *sj_buf_reserve(sj_buf_t *b, size_t n)
+{
+    char *p = sj_buf_room(b, n);
+    return p || buf_reserve(b, n) != SJ_OK ? p : b->data + b->len;
+}
+
 sj_status_t sj_buf_add_grow(sj_buf_t *b, const void *p, size_t n)
 {
     sj_status_t st = buf_reserve(b, n);

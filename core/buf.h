@@ -40,6 +40,10 @@ inline sj_status_t sj_buf_add(sj_buf_t *b, const void *p, size_t n);
 /* sj_buf_add() when the allocation has to grow; call sj_buf_add() instead. */
 sj_status_t sj_buf_add_grow(sj_buf_t *b, const void *p, size_t n);
 inline char *sj_buf_room(sj_buf_t *b, size_t n);
+/* sj_buf_room() that grows the buffer when needed; NULL when it cannot
+ * (out of memory or past max). */
+char *sj_buf_reserve(sj_buf_t *b, size_t n);
+
 inline void sj_buf_commit(sj_buf_t *b, size_t n);
 sj_status_t sj_buf_adds(sj_buf_t *b, const char *s);
 sj_status_t sj_buf_addc(sj_buf_t *b, char c);

@@ -3,7 +3,9 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "text.h"
 
@@ -91,4 +93,72 @@ sj_status_t sj_redis_drain(redisContext *rc, size_t n, char *errstr, size_t errs
         freeReplyObject(r);
     }
     return st;
+}
+
+/* "<c><n>\r\n" at p; returns the bytes written (at most 24). */
+static size_t resp_head(char *p, char c, size_t n)
+{
+    char tmp[20];
+    size_t k = 0, w = 0;
+    do tmp[k++] = (char)('0' + n % 10);
+    while ((n /= 10) != 0);
+    p[w++] = c;
+    while (k) p[w++] = tmp[--k];
+    p[w++] = '\r';
+    p[w++] = '\n';
+    return w;
+}
+
+void sj_redis_pipe_init(sj_redis_pipe_t *p, redisContext *rc)
+{
+    p->rc = rc;
+    sj_buf_init(&p->out, (size_t)1 << 30);
+}
+
+void sj_redis_pipe_free(sj_redis_pipe_t *p)
+{
+    sj_buf_free(&p->out);
+}
+
+sj_status_t sj_redis_pipe_cmd(sj_redis_pipe_t *p, int argc, const char **argv,
+                              const size_t *len)
+{
+    char *w = sj_buf_reserve(&p->out, 24);
+    if (!w) return SJ_ERR_NOMEM;
+    sj_buf_commit(&p->out, resp_head(w, '*', (size_t)argc));
+    for (int i = 0; i < argc; i++) {
+        size_t n = len ? len[i] : strlen(argv[i]);
+        if (!(w = sj_buf_reserve(&p->out, 24 + n + 2))) return SJ_ERR_NOMEM;
+        size_t h = resp_head(w, '$', n);
+        memcpy(w + h, argv[i], n);
+        w[h + n] = '\r';
+        w[h + n + 1] = '\n';
+        sj_buf_commit(&p->out, h + n + 2);
+    }
+    return SJ_OK;
+}
+
+sj_status_t sj_redis_pipe_flush(sj_redis_pipe_t *p, char *errstr, size_t errstr_size)
+{
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(p->rc, &done) != REDIS_OK) {
+            sj_seterr(errstr, errstr_size, "redis: %s", p->rc->errstr);
+            return SJ_ERR_IO;
+        }
+    size_t off = 0;
+    while (off < p->out.len) {
+        ssize_t n = send(p->rc->fd, p->out.data + off, p->out.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            sj_seterr(errstr, errstr_size, "redis: writing commands: %s",
+                      n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+                          ? "timed out"
+                          : strerror(n < 0 ? errno : EPIPE));
+            return SJ_ERR_IO;
+        }
+        off += (size_t)n;
+    }
+    sj_buf_reset(&p->out);
+    return SJ_OK;
 }

@@ -8,6 +8,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "buf.h"
 #include "common.h"
 
 /* Connects with a timeout (ms) and selects the database. Returns NULL and
@@ -19,5 +20,30 @@ redisContext *sj_redis_connect(const char *url, int timeout_ms, char *errstr,
  * first I/O error or error reply, naming it in errstr, but always consumes
  * all n replies when the connection is healthy. */
 sj_status_t sj_redis_drain(redisContext *rc, size_t n, char *errstr, size_t errstr_size);
+
+/* A pipeline that formats commands itself, in one buffer reused from batch
+ * to batch, and writes them to the connection's socket when flushed --
+ * hiredis' own buffer is regrown and freed on every flush and formats each
+ * argument through sds, which costs a busy pipeline about a tenth of its
+ * time. Replies are read with hiredis as usual (redisGetReply(),
+ * sj_redis_drain()), but only after sj_redis_pipe_flush(): commands given
+ * to hiredis directly (redisCommand(), redisAppendCommand()) must also wait
+ * for a flush, or they would overtake the ones buffered here. */
+typedef struct sj_redis_pipe {
+    redisContext *rc;
+    sj_buf_t out;
+} sj_redis_pipe_t;
+
+void sj_redis_pipe_init(sj_redis_pipe_t *p, redisContext *rc);
+void sj_redis_pipe_free(sj_redis_pipe_t *p);
+
+/* Appends one command: argv[0..argc), lengths len (NULL: strlen of each).
+ * SJ_ERR_NOMEM when the buffer cannot grow. */
+sj_status_t sj_redis_pipe_cmd(sj_redis_pipe_t *p, int argc, const char **argv,
+                              const size_t *len);
+
+/* Writes everything buffered (after what hiredis still holds), blocking as
+ * needed. SJ_ERR_IO with errstr filled on a write error or timeout. */
+sj_status_t sj_redis_pipe_flush(sj_redis_pipe_t *p, char *errstr, size_t errstr_size);
 
 #endif

@@ -62,14 +62,29 @@ sj_status_t sj_date_parse(const char *s, size_t n, int32_t *days)
     return SJ_OK;
 }
 
+/* Writes v as exactly w decimal digits. */
+static void put_digits(char *p, unsigned v, int w)
+{
+    for (int i = w - 1; i >= 0; i--, v /= 10) p[i] = (char)('0' + v % 10);
+}
+
 void sj_date_format(int32_t days, char *out)
 {
     int y;
     unsigned m, d;
     sj_civil_from_days(days, &y, &m, &d);
-    char tmp[48];
-    snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y, m, d);
-    memcpy(out, tmp, 10);
+    if (y < 0 || y > 9999) { /* not on the fast path */
+        char tmp[48];
+        snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y, m, d);
+        memcpy(out, tmp, 10);
+        out[10] = '\0';
+        return;
+    }
+    put_digits(out, (unsigned)y, 4);
+    out[4] = '-';
+    put_digits(out + 5, m, 2);
+    out[7] = '-';
+    put_digits(out + 8, d, 2);
     out[10] = '\0';
 }
 
@@ -122,15 +137,34 @@ void sj_time_format_rfc3339(int64_t ms, char *out)
     int y;
     unsigned m, d;
     sj_civil_from_days(days, &y, &m, &d);
-    char tmp[96];
-    if (millis)
+    if (y < 0 || y > 9999) { /* not on the fast path */
+        char tmp[96];
         snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d,
                  sod / 3600, sod / 60 % 60, sod % 60, millis);
-    else
-        snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02uZ", y, m, d, sod / 3600,
-                 sod / 60 % 60, sod % 60);
-    size_t n = strlen(tmp) < 31 ? strlen(tmp) : 31;
-    memcpy(out, tmp, n);
+        if (!millis) memcpy(strrchr(tmp, '.'), "Z", 2);
+        size_t n = strlen(tmp) < 31 ? strlen(tmp) : 31;
+        memcpy(out, tmp, n);
+        out[n] = '\0';
+        return;
+    }
+    put_digits(out, (unsigned)y, 4);
+    out[4] = '-';
+    put_digits(out + 5, m, 2);
+    out[7] = '-';
+    put_digits(out + 8, d, 2);
+    out[10] = 'T';
+    put_digits(out + 11, sod / 3600, 2);
+    out[13] = ':';
+    put_digits(out + 14, sod / 60 % 60, 2);
+    out[16] = ':';
+    put_digits(out + 17, sod % 60, 2);
+    size_t n = 19;
+    if (millis) {
+        out[n++] = '.';
+        put_digits(out + n, millis, 3);
+        n += 3;
+    }
+    out[n++] = 'Z';
     out[n] = '\0';
 }
 

@@ -66,6 +66,7 @@
 #define SRC_MAX        96
 #define STATE_MAX      192
 #define MAX_CANDIDATES SJ_CAMPAIGNS_MAX
+#define FLUSH_EVERY    128  /* items whose commands go to Redis at once */
 #define FAST_MAX       2048 /* events up to this size may take the scanner path */
 #define FAST_MEMBERS   96   /* object members the scanner path indexes */
 #define FAST_DEPTH     8
@@ -118,6 +119,7 @@ typedef struct stage {
     redisContext *redis;
     rd_kafka_t *consumer, *producer;
     const char *t_events, *t_due, *t_out, *t_status, *group;
+    sj_redis_pipe_t pipe; /* commands to Redis go through here */
     char committed_key[SJ_KEY_MAX];
     char inflight_key[SJ_KEY_MAX + 160];
     int timeout_ms;
@@ -211,19 +213,11 @@ static bool is_goal_type(const stage_t *s, const char *type)
 
 /* ---- Redis: appending commands ------------------------------------------- */
 
-#define MAX_ARGS 16
-
 static sj_status_t cmd(stage_t *s, size_t *owed, int argc, const char **argv)
 {
-    size_t stack[MAX_ARGS] = {0};
-    size_t *len = argc <= MAX_ARGS ? stack : malloc(sizeof *len * (size_t)argc);
-    if (!len) return SJ_ERR_NOMEM;
-    for (int i = 0; i < argc; i++) len[i] = strlen(argv[i]);
-    int rc = redisAppendCommandArgv(s->redis, argc, argv, len);
-    if (len != stack) free(len);
-    if (rc != REDIS_OK) return SJ_ERR_NOMEM;
-    (*owed)++;
-    return SJ_OK;
+    sj_status_t st = sj_redis_pipe_cmd(&s->pipe, argc, argv, NULL);
+    if (st == SJ_OK) (*owed)++;
+    return st;
 }
 
 #define CMD(s, owed, ...)                                                                \
@@ -234,6 +228,8 @@ static sj_status_t cmd(stage_t *s, size_t *owed, int argc, const char **argv)
 static sj_status_t read_replies(stage_t *s, redisReply **out, size_t n, char *errstr,
                                 size_t errstr_size)
 {
+    sj_status_t st = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size);
+    if (st != SJ_OK) return st;
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
         if (redisGetReply(s->redis, &r) != REDIS_OK) {
@@ -246,10 +242,19 @@ static sj_status_t read_replies(stage_t *s, redisReply **out, size_t n, char *er
     return SJ_OK;
 }
 
+/* Sends what is buffered every FLUSH_EVERY items, so that Redis works on
+ * the first commands of a batch while the rest are being formatted. */
+static sj_status_t flush_some(stage_t *s, size_t i)
+{
+    if ((i + 1) % FLUSH_EVERY) return SJ_OK;
+    return sj_redis_pipe_flush(&s->pipe, NULL, 0);
+}
+
 /* Reads (and checks) n replies owed by writes. */
 static sj_status_t drain(stage_t *s, size_t n, char *errstr, size_t errstr_size)
 {
-    return n ? sj_redis_drain(s->redis, n, errstr, errstr_size) : SJ_OK;
+    sj_status_t st = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size);
+    return st == SJ_OK && n ? sj_redis_drain(s->redis, n, errstr, errstr_size) : st;
 }
 
 /* ---- Kafka ---------------------------------------------------------------- */
@@ -750,6 +755,8 @@ static sj_status_t snapshot(stage_t *s, size_t *owed)
  * clean slate. */
 static sj_status_t recover(stage_t *s, char *errstr, size_t errstr_size)
 {
+    sj_status_t fst = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size);
+    if (fst != SJ_OK) return fst;
     redisReply *r = redisCommand(s->redis, "HGETALL %s", s->inflight_key);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         sj_seterr(errstr, errstr_size, "redis: reading %s: %s", s->inflight_key,
@@ -1172,12 +1179,16 @@ static sj_status_t consents_read(stage_t *s, int64_t wall, char *errstr,
             argv[argc++] = it->u->consent[k];
         st = cmd(s, &owed, argc, argv);
         it->consent_read = true;
+        if (st == SJ_OK) st = flush_some(s, i);
     }
     json_decref(last);
     if (st != SJ_OK) {
         sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
         return st;
     }
+    /* Replies: first what the previous batch owed after its commit. */
+    st = drain(s, s->n_post, errstr, errstr_size);
+    s->n_post = 0;
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
         item_t *it = &s->items[i];
         if (!it->consent_read) continue;
@@ -1253,10 +1264,12 @@ static sj_status_t gather_item(stage_t *s, item_t *it, size_t *owed)
         *owed += n;
         return SJ_OK;
     }
-    if ((st = sj_profile_append_read_full(s->redis, it->pseudonym, &it->n_profile)) !=
-        SJ_OK)
-        return st;
-    n += it->n_profile;
+    /* what sj_profile_append_read_full() asks, through the pipe */
+    sj_key_res(k, it->pseudonym, "");
+    if ((st = CMD(s, &n, "HGETALL", k)) != SJ_OK) return st;
+    sj_key_res(k, it->pseudonym, ":consent");
+    if ((st = CMD(s, &n, "HGETALL", k)) != SJ_OK) return st;
+    it->n_profile = 2;
     it->r_goals = n;
     sj_key_res(k, it->pseudonym, ":goals");
     if ((st = CMD(s, &n, "HGETALL", k)) != SJ_OK) return st;
@@ -1318,7 +1331,8 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
     size_t snap = 0;
     if (st == SJ_OK) st = snapshot(s, &snap);
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++)
-        if (s->items[i].ok) st = gather_item(s, &s->items[i], &owed);
+        if (s->items[i].ok && (st = gather_item(s, &s->items[i], &owed)) == SJ_OK)
+            st = flush_some(s, i);
     if (st != SJ_OK) {
         free(argv);
         json_decref(parts);
@@ -1646,6 +1660,7 @@ static sj_status_t tick(stage_t *s, int64_t now, size_t *released, char *errstr,
     char max[24], lim[24];
     snprintf(max, sizeof max, "%lld", (long long)now);
     snprintf(lim, sizeof lim, "%d", TICK_MAX);
+    if ((st = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size)) != SJ_OK) return st;
     redisReply *r = redisCommand(s->redis, "ZRANGEBYSCORE %s -inf %s LIMIT 0 %s",
                                  SJ_KEY_SCHED_DUE, max, lim);
     if (!r) {
@@ -1724,6 +1739,7 @@ static sj_status_t setup(stage_t *s, char *errstr, size_t errstr_size)
                                 (int)sj_conf_get_int(c, "redis.timeout-ms"), errstr,
                                 errstr_size);
     if (!s->redis) return SJ_ERR_IO;
+    sj_redis_pipe_init(&s->pipe, s->redis);
     s->t_events = sj_conf_get(c, "topic.life-events");
     s->t_due = sj_conf_get(c, "topic.segment-due");
     s->t_out = sj_conf_get(c, "topic.notifications");
@@ -1769,6 +1785,7 @@ static void teardown(stage_t *s)
     sj_campaigns_destroy(s->campaigns);
     free(s->items);
     free(s->updates);
+    sj_redis_pipe_free(&s->pipe);
     free(s->steps);
     json_decref(s->decided);
     json_decref(s->sends);

@@ -143,10 +143,22 @@ static void build_consents(const sj_event_view_t *ev, const sj_event_data_t *d,
     for (int k = 0; k < SJ_NUDGE_CHANNELS; k++) {
         sj_data_kind_t v = d->get(d->ctx, "consents", channel_names[k], NULL);
         if (v != SJ_DATA_TRUE && v != SJ_DATA_FALSE) continue;
-        snprintf(u->cfield[k], sizeof u->cfield[k], "%s%s%s", channel_names[k],
-                 tp ? "/" : "", tp ? tp : "");
-        snprintf(u->cvalue[k], sizeof u->cvalue[k], "%c %s %.512s",
-                 v == SJ_DATA_TRUE ? '1' : '0', u->when, source);
+        /* "<channel>[/<topic>]" and "<1|0> <when> <source>", source cut at 512 */
+        char *f = u->cfield[k], *c = u->cvalue[k];
+        size_t cl = strlen(channel_names[k]), tl = tp ? strlen(tp) : 0;
+        memcpy(f, channel_names[k], cl);
+        if (tp) {
+            f[cl++] = '/';
+            memcpy(f + cl, tp, tl); /* tl < SJ_PROFILE_TOPIC_MAX: checked above */
+        }
+        f[cl + tl] = '\0';
+        size_t wl = strlen(u->when), sl = strnlen(source, 512);
+        c[0] = v == SJ_DATA_TRUE ? '1' : '0';
+        c[1] = ' ';
+        memcpy(c + 2, u->when, wl);
+        c[2 + wl] = ' ';
+        memcpy(c + 3 + wl, source, sl);
+        c[3 + wl + sl] = '\0';
         PUSH(u->consent, u->n_consent, u->cfield[k]);
         PUSH(u->consent, u->n_consent, u->cvalue[k]);
     }
@@ -158,7 +170,14 @@ void sj_profile_update_build_from(const sj_event_view_t *ev, const sj_event_data
 {
     u->n_set = u->n_del = u->n_setnx = u->n_consent = 0;
     u->when[0] = u->date[0] = '\0';
-    sj_time_format_rfc3339(now_ms, u->updated);
+    /* the same now for a whole batch of events: format it once */
+    static _Thread_local int64_t last_ms = INT64_MIN;
+    static _Thread_local char last[SJ_PROFILE_TIME_MAX];
+    if (now_ms != last_ms) {
+        sj_time_format_rfc3339(now_ms, last);
+        last_ms = now_ms;
+    }
+    memcpy(u->updated, last, sizeof last);
     if (ev->time) sj_date_format(sj_brussels_date(ev->time_ms), u->date);
     const char *v;
     for (size_t i = 0; d && i < SJ_ARRAY_LEN(profile_fields); i++) {

@@ -861,7 +861,7 @@ static void compare(const sj_stats_arm_t *v, const sj_stats_arm_t *c,
     res->diff_ci = newcombe(res->rate, res->rate_ci, rc->rate, rc->rate_ci);
     if (xv > 0 && xc > 0) {
         double lr = log(xv * nc / (xc * nv));
-        double se = sqrt(fmax(0, 1 / xv - 1 / nv + 1 / xc - 1 / nc));
+        double se = sqrt(yv / (xv * nv) + yc / (xc * nc)); /* 1/x - 1/n, exactly */
         res->has_rel = true;
         res->rel = expm1(lr);
         res->rel_ci.lo = expm1(lr - z_a * se);
@@ -880,11 +880,12 @@ static void compare(const sj_stats_arm_t *v, const sj_stats_arm_t *c,
 
 /* ---- Verdicts ----------------------------------------------------------- */
 
-/* Percentage points with 1 to 3 decimals, by the interval's half-width. */
+/* Percentage points with 1 to 3 decimals, by the interval's half-width:
+ * "2.1 points (0.4-3.8)", "0.02 points (0.01-0.04)". */
 static int point_decimals(sj_stats_ci_t ci)
 {
     double half = (ci.hi - ci.lo) * 50;
-    return half >= 1 ? 1 : half >= 0.1 ? 2 : 3;
+    return half >= 0.1 ? 1 : half >= 0.01 ? 2 : 3;
 }
 
 /* 12345.2 -> "12,346" (rounded up: a sample size). */

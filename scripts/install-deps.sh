@@ -25,9 +25,9 @@ required=(
     openjdk-17-jdk-headless maven
     python3 python3-aiosmtpd
     curl openssl
+    # tests/segments/stats_check.py checks `seintje experiment stats` against them
+    python3-scipy python3-statsmodels
 )
-# Installed when the distribution has them (both are in bookworm).
-optional=(python3-scipy python3-statsmodels)
 
 verbose=0 kafka=1
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
@@ -45,12 +45,6 @@ say() { echo "install-deps: $*"; }
 
 installed() { # PACKAGE: installed and configured according to dpkg
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
-}
-
-available() { # PACKAGE: the apt lists have an installation candidate for it
-    local c
-    c=$(apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: *//p')
-    [ -n "$c" ] && [ "$c" != "(none)" ]
 }
 
 as_root() {
@@ -80,7 +74,7 @@ apt_get() {
 command -v dpkg-query >/dev/null || { say "needs a Debian-based system (dpkg, apt-get)" >&2; exit 1; }
 
 missing=()
-for p in "${required[@]}" "${optional[@]}"; do
+for p in "${required[@]}"; do
     installed "$p" || missing+=("$p")
 done
 
@@ -89,31 +83,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
     say "missing: ${missing[*]}"
     say "apt-get update"
     apt_get update
-    todo=()
-    for p in "${missing[@]}"; do
-        if [[ " ${optional[*]} " == *" $p "* ]] && ! available "$p"; then
-            say "optional package $p is not available here; skipped"
-            continue
-        fi
-        todo+=("$p")
-    done
-    if [ "${#todo[@]}" -gt 0 ]; then
-        say "apt-get install ${todo[*]}"
-        apt_get install --no-install-recommends "${todo[@]}"
-    fi
+    say "apt-get install ${missing[*]}"
+    apt_get install --no-install-recommends "${missing[@]}"
     for p in "${required[@]}"; do
         installed "$p" || { say "$p is still not installed" >&2; exit 1; }
     done
     say "packages installed in $((SECONDS - t0))s"
 elif [ "$verbose" = 1 ]; then
-    say "all ${#required[@]} required and ${#optional[@]} optional packages are installed"
+    say "all ${#required[@]} packages are installed"
 fi
 
 # The Debian packages land in /usr/bin/python3; a python3 earlier on PATH
 # (pyenv, venv) does not see them. Say so rather than let tests fail obscurely.
-if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
-    say "warning: $(command -v python3) cannot import aiosmtpd (installed for /usr/bin/python3);" \
-        "tests that need it must run /usr/bin/python3" >&2
+if ! python3 -c 'import aiosmtpd, scipy, statsmodels' 2>/dev/null; then
+    say "warning: $(command -v python3) cannot import aiosmtpd, scipy or statsmodels" \
+        "(installed for /usr/bin/python3); tests that need them must run /usr/bin/python3" >&2
 fi
 
 if [ "$kafka" = 1 ]; then

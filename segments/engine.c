@@ -99,6 +99,9 @@ typedef struct item {
     sj_profile_update_t *u; /* an event's update (in stage.updates) */
     bool consent_read;      /* its stored consents were read (round trip 1) */
     long prev_consent; /* the batch's previous event with consents of this resident */
+    long prev_event;   /* the batch's previous event of this resident, or -1 */
+    long first_event;  /* the batch's first event of this resident (maybe itself) */
+    size_t part;       /* index in stage.parts */
     size_t nr, r_profile, n_profile, r_goals, r_sent, r_states, r_body;
     sj_profile_full_t *profile;
     json_t *resident; /* as audience rules see it */
@@ -111,6 +114,26 @@ typedef struct step {
     size_t order;
 } step_t;
 
+/* A partition of a batch: where the batch ends in it, and the highest
+ * position any segment group committed there (replay detection). */
+typedef struct part {
+    const rd_kafka_topic_t *rkt;
+    int32_t partition;
+    int64_t end;       /* last offset in the batch + 1 */
+    int64_t committed; /* -1: none */
+    char f[SRC_MAX];   /* "<topic>:<partition>" */
+} part_t;
+
+/* A poll batch: its messages, parsed into items. Two of them: while Redis
+ * works on one batch's commands, the next is polled and parsed. */
+typedef struct batch {
+    rd_kafka_message_t **msgs;
+    item_t *items;
+    sj_profile_update_t *updates; /* one per item */
+    size_t n;
+    int64_t max_time; /* the latest event time in it (replay clock) */
+} batch_t;
+
 typedef struct stage {
     const sj_conf_t *conf;
     const sj_segment_opts_t *o;
@@ -120,6 +143,11 @@ typedef struct stage {
     rd_kafka_t *consumer, *producer;
     const char *t_events, *t_due, *t_out, *t_status, *group;
     sj_redis_pipe_t pipe; /* commands to Redis go through here */
+    /* per batch: its partitions, and residents by pseudonym (open addressing) */
+    part_t *parts;
+    size_t n_parts, cap_parts;
+    long *slots; /* item index or -1; slot_mask + 1 of them */
+    size_t slot_mask;
     char committed_key[SJ_KEY_MAX];
     char inflight_key[SJ_KEY_MAX + 160];
     int timeout_ms;
@@ -130,8 +158,12 @@ typedef struct stage {
     int64_t wall;       /* wall clock at the start of the batch (updated_at) */
     sj_jmember_t fast_members[FAST_MEMBERS]; /* the scanner path's index */
     /* per batch */
-    item_t *items;
-    sj_profile_update_t *updates; /* one per item */
+    batch_t b[2];
+    int cur;          /* b[cur] is processed, b[!cur] prefetched */
+    size_t batch_max; /* messages per batch */
+    sj_kafka_idle_t *idle;
+    item_t *items;                /* b[cur]'s */
+    sj_profile_update_t *updates; /* b[cur]'s */
     size_t n_items;
     step_t *steps;
     size_t n_steps, cap_steps;
@@ -682,6 +714,63 @@ static sj_status_t decide(stage_t *s, step_t *sp, char *errstr, size_t errstr_si
  * attempt's updates of later events in it. */
 static const char *const undo_suffixes[] = {"", ":consent", ":goals"};
 
+/* Per batch: which partitions it spans, and for each event the previous
+ * and the first event of the same resident (no allocation per item). */
+static sj_status_t index_batch(stage_t *s)
+{
+    s->n_parts = 0;
+    size_t need = 16;
+    while (need < 2 * s->n_items) need <<= 1;
+    if (need - 1 > s->slot_mask) {
+        long *sl = realloc(s->slots, need * sizeof *sl);
+        if (!sl) return SJ_ERR_NOMEM;
+        s->slots = sl;
+        s->slot_mask = need - 1;
+    }
+    for (size_t k = 0; k <= s->slot_mask; k++) s->slots[k] = -1;
+    for (size_t i = 0; i < s->n_items; i++) {
+        item_t *it = &s->items[i];
+        const rd_kafka_message_t *m = it->m;
+        size_t k = 0;
+        while (k < s->n_parts &&
+               !(s->parts[k].rkt == m->rkt && s->parts[k].partition == m->partition))
+            k++;
+        if (k == s->n_parts) {
+            if (s->n_parts == s->cap_parts) {
+                size_t cap = s->cap_parts ? 2 * s->cap_parts : 16;
+                part_t *np = realloc(s->parts, cap * sizeof *np);
+                if (!np) return SJ_ERR_NOMEM;
+                s->parts = np;
+                s->cap_parts = cap;
+            }
+            part_t *p = &s->parts[s->n_parts++];
+            *p = (part_t){.rkt = m->rkt, .partition = m->partition, .committed = -1};
+            snprintf(p->f, sizeof p->f, "%s:%d", rd_kafka_topic_name(m->rkt),
+                     (int)m->partition);
+        }
+        if (s->parts[k].end < m->offset + 1) s->parts[k].end = m->offset + 1;
+        it->part = k;
+        it->prev_event = -1;
+        it->first_event = (long)i;
+        it->prev_consent = -1;
+        if (!it->ok || it->kind != K_EVENT) continue;
+        uint64_t h;
+        memcpy(&h, it->pseudonym, sizeof h); /* hex: spread enough, mixed below */
+        h *= 0x9E3779B97F4A7C15ULL;
+        size_t slot = (size_t)(h >> 20) & s->slot_mask;
+        while (s->slots[slot] >= 0 && memcmp(s->items[s->slots[slot]].pseudonym,
+                                             it->pseudonym, SJ_PSEUDONYM_LEN))
+            slot = (slot + 1) & s->slot_mask;
+        long prev = s->slots[slot];
+        if (prev >= 0) {
+            it->prev_event = prev;
+            it->first_event = s->items[prev].first_event;
+        }
+        s->slots[slot] = (long)i;
+    }
+    return SJ_OK;
+}
+
 /* Before a batch changes any profile: a copy of the state of each resident
  * with more than one event in the batch (COPY, in the resident's slot, done
  * by the event script of the resident's first event in the batch:
@@ -699,10 +788,9 @@ static const char *const undo_suffixes[] = {"", ":consent", ":goals"};
 static sj_status_t snapshot(stage_t *s, size_t *owed)
 {
     sj_status_t st = CMD(s, owed, "DEL", s->inflight_key);
-    json_t *seen = json_object(), *ends = json_object();
-    const char **argv = malloc(sizeof *argv * (2 + 2 * s->n_items + 2 * s->n_items));
-    char(*offs)[SRC_MAX + 24] = malloc(sizeof *offs * (s->n_items ? s->n_items : 1));
-    if (!seen || !ends || !argv || !offs) st = SJ_ERR_NOMEM;
+    const char **argv = malloc(sizeof *argv * (2 + 2 * s->n_items + 2 * s->n_parts));
+    char(*offs)[SRC_MAX + 24] = malloc(sizeof *offs * (s->n_parts ? s->n_parts : 1));
+    if (!argv || !offs) st = SJ_ERR_NOMEM;
     size_t argc = 2;
     if (st == SJ_OK) {
         argv[0] = "HSET";
@@ -710,42 +798,24 @@ static sj_status_t snapshot(stage_t *s, size_t *owed)
     }
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
         item_t *it = &s->items[i];
-        char f[SRC_MAX];
-        snprintf(f, sizeof f, "%s:%d", rd_kafka_topic_name(it->m->rkt),
-                 (int)it->m->partition);
-        json_t *e = json_object_get(ends, f);
-        if (!e || json_integer_value(e) < it->m->offset + 1)
-            json_object_set_new(ends, f, json_integer(it->m->offset + 1));
-        if (!it->ok || it->kind != K_EVENT) continue;
-        json_t *first = json_object_get(seen, it->pseudonym);
-        if (!first) {
-            json_object_set_new(seen, it->pseudonym, json_integer((json_int_t)i));
-        } else if (json_is_integer(first)) { /* its second event: copy at its first */
-            item_t *f0 = &s->items[json_integer_value(first)];
-            f0->snap = true;
-            argv[argc++] = f0->pseudonym;
-            argv[argc++] = "1";
-            json_object_set_new(seen, it->pseudonym, json_true());
-        }
+        if (it->prev_event < 0) continue;
+        item_t *f0 = &s->items[it->first_event];
+        if (f0->snap) continue;
+        f0->snap = true; /* its second event: copy at its first */
+        argv[argc++] = f0->pseudonym;
+        argv[argc++] = "1";
     }
-    const char *f;
-    json_t *v;
-    size_t k = 0;
-    if (st == SJ_OK) json_object_foreach(ends, f, v)
-        {
-            /* "@<topic>:<partition>\0<offset>" */
-            int n = snprintf(offs[k], sizeof offs[k], "@%s", f);
-            snprintf(offs[k] + n + 1, sizeof offs[k] - (size_t)n - 1, "%lld",
-                     (long long)json_integer_value(v));
-            argv[argc++] = offs[k];
-            argv[argc++] = offs[k] + n + 1;
-            k++;
-        }
+    for (size_t k = 0; st == SJ_OK && k < s->n_parts; k++) {
+        /* "@<topic>:<partition>\0<offset>" */
+        int n = snprintf(offs[k], sizeof offs[k], "@%s", s->parts[k].f);
+        snprintf(offs[k] + n + 1, sizeof offs[k] - (size_t)n - 1, "%lld",
+                 (long long)s->parts[k].end);
+        argv[argc++] = offs[k];
+        argv[argc++] = offs[k] + n + 1;
+    }
     if (st == SJ_OK && argc > 2) st = cmd(s, owed, (int)argc, argv);
     free(argv);
     free(offs);
-    json_decref(seen);
-    json_decref(ends);
     return st;
 }
 
@@ -829,7 +899,7 @@ static sj_status_t recover(stage_t *s, char *errstr, size_t errstr_size)
 
 static void malformed(stage_t *s, const item_t *it, const char *problem)
 {
-    s->st->malformed++;
+    (void)s; /* counted when the batch is processed */
     sj_log(SJ_LOG_WARN, FAC, "%s: malformed message skipped: %s", it->src, problem);
 }
 
@@ -948,7 +1018,8 @@ static bool triggers_campaign(const stage_t *s, const char *type)
 
 /* Takes the event through the scanner path when it can (see above): fills
  * it->ev and the update s->updates[i]; false means "use jansson". */
-static bool parse_fast(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
+static bool parse_fast(stage_t *s, rd_kafka_message_t *m, item_t *it,
+                       sj_profile_update_t *up)
 {
     const char *p = m->payload;
     if (!p || m->len > FAST_MAX || memchr(p, '\\', m->len)) return false;
@@ -982,12 +1053,13 @@ static bool parse_fast(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
     if (dt != SJ_JSON_OBJECT && dt != SJ_JSON_NULL) return false;
     f.data = dt == SJ_JSON_OBJECT ? d : -1;
     sj_event_data_t data = {.get = fast_get, .ctx = &f};
-    it->u = &s->updates[i];
+    it->u = up;
     sj_profile_update_build_from(ev, f.data >= 0 ? &data : NULL, source, s->wall, it->u);
     return true;
 }
 
-static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
+static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it,
+                       sj_profile_update_t *up, int64_t *max_time)
 {
     memset(it, 0, sizeof *it);
     it->m = m;
@@ -995,9 +1067,8 @@ static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
     snprintf(it->src, sizeof it->src, "%s:%d:%lld", topic, (int)m->partition,
              (long long)m->offset);
     it->kind = strcmp(topic, s->t_due) ? K_EVENT : K_TICK;
-    if (it->kind == K_EVENT && parse_fast(s, m, it, i)) {
-        if (it->ev.time && it->ev.time_ms > s->replay_now && s->o->replay_clock)
-            s->replay_now = it->ev.time_ms;
+    if (it->kind == K_EVENT && parse_fast(s, m, it, up)) {
+        if (it->ev.time && it->ev.time_ms > *max_time) *max_time = it->ev.time_ms;
         if (m->key && (m->key_len != SJ_PSEUDONYM_LEN ||
                        memcmp(m->key, it->ev.subject, m->key_len))) {
             malformed(s, it, "message key differs from the resident");
@@ -1059,7 +1130,6 @@ static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
             return;
         }
         memcpy(it->tick_id, id, sizeof it->tick_id);
-        s->st->ticks++;
     } else {
         if (sj_event_view(it->root, &it->ev, problem, sizeof problem) != SJ_OK) {
             malformed(s, it, problem);
@@ -1067,8 +1137,7 @@ static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
         }
         subject = it->ev.subject;
         it->event = json_incref(it->root);
-        if (it->ev.time && it->ev.time_ms > s->replay_now && s->o->replay_clock)
-            s->replay_now = it->ev.time_ms;
+        if (it->ev.time && it->ev.time_ms > *max_time) *max_time = it->ev.time_ms;
     }
     if (m->key &&
         (m->key_len != SJ_PSEUDONYM_LEN || memcmp(m->key, subject, m->key_len))) {
@@ -1077,6 +1146,36 @@ static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it, size_t i)
     }
     memcpy(it->pseudonym, subject, SJ_PSEUDONYM_LEN);
     it->ok = true;
+}
+
+static void parse_batch(stage_t *s, batch_t *b)
+{
+    s->wall = sj_now_ms();
+    b->max_time = 0;
+    for (size_t i = 0; i < b->n; i++)
+        parse_item(s, b->msgs[i], &b->items[i], &b->updates[i], &b->max_time);
+}
+
+/* While Redis works on the current batch: the next one, if messages are
+ * there already (no wait). */
+static void prefetch(stage_t *s)
+{
+    batch_t *b = &s->b[!s->cur];
+    if (b->n || (s->o->stop && *s->o->stop)) return;
+    b->n = sj_kafka_poll_batch(s->consumer, b->msgs, s->batch_max, 0, s->idle);
+    if (b->n) parse_batch(s, b);
+}
+
+/* Drops the prefetched batch (after an abort: it is consumed again). */
+static void drop_prefetched(stage_t *s)
+{
+    batch_t *b = &s->b[!s->cur];
+    for (size_t i = 0; i < b->n; i++) {
+        json_decref(b->items[i].event);
+        json_decref(b->items[i].root);
+        rd_kafka_message_destroy(b->msgs[i]);
+    }
+    b->n = 0;
 }
 
 /* The campaigns an event triggers (before the audience rule). */
@@ -1102,8 +1201,25 @@ static sj_status_t find_candidates(stage_t *s, item_t *it)
  * none): not when old was stated later. Times compare as instants; a stored
  * value that does not parse is replaced. At equal times the later applied
  * wins. */
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ": the fixed width consents are stored with, in
+ * which string order is time order. */
+static bool fixed_utc(const char *t, size_t n)
+{
+    static const char form[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    if (n != 24) return false;
+    for (size_t i = 0; i < 24; i++)
+        if (form[i] == 'd' ? t[i] < '0' || t[i] > '9' : t[i] != form[i]) return false;
+    return true;
+}
+
 static bool consent_wins(const char *when, const char *old, size_t old_len)
 {
+    /* fast path: "<1|0> <fixed time> ..." against a fixed-width when */
+    size_t wl = strlen(when);
+    if (old && old_len >= 26 && (old[0] == '0' || old[0] == '1') && old[1] == ' ' &&
+        (old_len == 26 || old[26] == ' ') && fixed_utc(old + 2, 24) &&
+        fixed_utc(when, wl))
+        return memcmp(when, old + 2, 24) >= 0;
     sj_profile_consent_t c;
     int64_t t_new, t_old;
     if (!old || sj_profile_consent_parse(old, old_len, &c, NULL, 0) != SJ_OK ||
@@ -1154,21 +1270,18 @@ static sj_status_t consents_read(stage_t *s, int64_t wall, char *errstr,
                                  size_t errstr_size)
 {
     size_t owed = 0;
-    sj_status_t st = SJ_OK;
-    json_t *last = json_object(); /* pseudonym -> index of its last event with consents */
-    if (!last) return SJ_ERR_NOMEM;
+    sj_status_t st = index_batch(s);
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
         item_t *it = &s->items[i];
-        it->prev_consent = -1;
         if (!it->ok || it->kind != K_EVENT) continue;
         if (!it->u) { /* the jansson path */
             it->u = &s->updates[i];
             sj_profile_update_build(&it->ev, jstr(it->root, "source"), wall, it->u);
         }
         if (!it->u->n_consent) continue;
-        json_t *prev = json_object_get(last, it->pseudonym);
-        if (prev) it->prev_consent = (long)json_integer_value(prev);
-        json_object_set_new(last, it->pseudonym, json_integer((json_int_t)i));
+        for (long p = it->prev_event; p >= 0 && it->prev_consent < 0;
+             p = s->items[p].prev_event)
+            if (s->items[p].u->n_consent) it->prev_consent = p;
         const char *argv[2 + SJ_NUDGE_CHANNELS];
         char key[SJ_KEY_MAX];
         sj_key_res(key, it->pseudonym, ":consent");
@@ -1181,7 +1294,6 @@ static sj_status_t consents_read(stage_t *s, int64_t wall, char *errstr,
         it->consent_read = true;
         if (st == SJ_OK) st = flush_some(s, i);
     }
-    json_decref(last);
     if (st != SJ_OK) {
         sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
         return st;
@@ -1310,22 +1422,13 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
     sj_status_t st = consents_read(s, sj_now_ms(), errstr, errstr_size);
     if (st != SJ_OK) return st;
     /* Which positions of this batch were committed before (history replay)? */
-    json_t *parts = json_object();
-    for (size_t i = 0; i < s->n_items; i++) {
-        char f[SRC_MAX];
-        snprintf(f, sizeof f, "%s:%d", rd_kafka_topic_name(s->items[i].m->rkt),
-                 (int)s->items[i].m->partition);
-        json_object_set_new(parts, f, json_null());
-    }
-    size_t np = json_object_size(parts), k = 0;
+    size_t np = s->n_parts;
     const char **argv = malloc(sizeof *argv * (np + 2));
     if (!argv) st = SJ_ERR_NOMEM;
-    const char *f;
-    json_t *v;
     if (st == SJ_OK) {
         argv[0] = "HMGET";
         argv[1] = s->committed_key;
-        json_object_foreach(parts, f, v) argv[2 + k++] = f;
+        for (size_t k = 0; k < np; k++) argv[2 + k] = s->parts[k].f;
         st = cmd(s, &owed, (int)(np + 2), argv);
     }
     size_t snap = 0;
@@ -1335,35 +1438,30 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
             st = flush_some(s, i);
     if (st != SJ_OK) {
         free(argv);
-        json_decref(parts);
         sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
         return st;
     }
     /* Replies: first what the previous batch owed after its commit. */
     st = drain(s, s->n_post, errstr, errstr_size);
     s->n_post = 0;
+    /* Redis has the whole batch: poll and parse the next one meanwhile. */
+    if (st == SJ_OK && (st = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size)) == SJ_OK)
+        prefetch(s);
     redisReply *c = NULL;
     if (st == SJ_OK) st = read_replies(s, &c, 1, errstr, errstr_size);
-    if (st == SJ_OK && c->type == REDIS_REPLY_ARRAY && c->elements == np) {
-        k = 0;
-        json_object_foreach(parts, f, v)
-        {
-            const redisReply *e = c->element[k++];
+    if (st == SJ_OK && c->type == REDIS_REPLY_ARRAY && c->elements == np)
+        for (size_t k = 0; k < np; k++) {
+            const redisReply *e = c->element[k];
             if (e->type == REDIS_REPLY_STRING)
-                json_object_set_new(parts, f, json_integer(strtoll(e->str, NULL, 10)));
+                s->parts[k].committed = strtoll(e->str, NULL, 10);
         }
-    }
     if (c) freeReplyObject(c);
     if (st == SJ_OK) st = drain(s, snap, errstr, errstr_size);
     free(argv);
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
         item_t *it = &s->items[i];
         if (!it->ok) continue;
-        char pf[SRC_MAX];
-        snprintf(pf, sizeof pf, "%s:%d", rd_kafka_topic_name(it->m->rkt),
-                 (int)it->m->partition);
-        json_t *next = json_object_get(parts, pf);
-        it->committed = json_is_integer(next) && it->m->offset < json_integer_value(next);
+        it->committed = it->m->offset < s->parts[it->part].committed;
         it->r = calloc(it->nr ? it->nr : 1, sizeof *it->r);
         if (!it->r) {
             st = SJ_ERR_NOMEM;
@@ -1381,7 +1479,6 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
             }
         if (st == SJ_OK && it->kind == K_EVENT) s->st->profile_updates++;
     }
-    json_decref(parts);
     return st;
 }
 
@@ -1592,14 +1689,21 @@ static sj_status_t post_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n)
     return st;
 }
 
-static sj_status_t process_batch(stage_t *s, rd_kafka_message_t **msgs, size_t n,
-                                 char *errstr, size_t errstr_size)
+static sj_status_t process_batch(stage_t *s, batch_t *b, char *errstr, size_t errstr_size)
 {
     int64_t t = sj_mono_us();
+    rd_kafka_message_t **msgs = b->msgs;
+    size_t n = b->n;
+    s->items = b->items;
+    s->updates = b->updates;
     s->n_items = n;
-    s->wall = sj_now_ms();
-    for (size_t i = 0; i < n; i++) parse_item(s, msgs[i], &s->items[i], i);
-    for (size_t i = 0; i < n; i++) s->items[i].now = stage_now(s, &s->items[i]);
+    if (s->o->replay_clock && b->max_time > s->replay_now) s->replay_now = b->max_time;
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &s->items[i];
+        it->now = stage_now(s, it);
+        if (!it->ok) s->st->malformed++;
+        if (it->ok && it->kind == K_TICK) s->st->ticks++;
+    }
     t = phase(s, SJ_PHASE_PARSE, t);
     sj_status_t st = txn_begin(s, errstr, errstr_size);
     if (st == SJ_OK) st = gather(s, errstr, errstr_size);
@@ -1631,7 +1735,17 @@ static sj_status_t process_batch(stage_t *s, rd_kafka_message_t **msgs, size_t n
     t = phase(s, SJ_PHASE_COMMIT, t);
     if (st == SJ_ERR_AGAIN) {
         sj_log(SJ_LOG_WARN, FAC, "%s; the batch is aborted and consumed again", errstr);
-        st = txn_abort(s, msgs, n, errstr, errstr_size);
+        /* The prefetched batch goes too: rewind to the first of both. */
+        batch_t *nx = &s->b[!s->cur];
+        rd_kafka_message_t **all = malloc(sizeof *all * (n + nx->n));
+        size_t na = 0;
+        if (all) {
+            for (size_t i = 0; i < n; i++) all[na++] = msgs[i];
+            for (size_t i = 0; i < nx->n; i++) all[na++] = nx->msgs[i];
+        }
+        st = all ? txn_abort(s, all, na, errstr, errstr_size) : SJ_ERR_NOMEM;
+        free(all);
+        drop_prefetched(s);
         json_object_clear(s->counters);
         free_batch(s);
         return st;
@@ -1783,9 +1897,9 @@ static void teardown(stage_t *s)
     if (s->producer) rd_kafka_destroy(s->producer);
     if (s->redis) redisFree(s->redis);
     sj_campaigns_destroy(s->campaigns);
-    free(s->items);
-    free(s->updates);
     sj_redis_pipe_free(&s->pipe);
+    free(s->parts);
+    free(s->slots);
     free(s->steps);
     json_decref(s->decided);
     json_decref(s->sends);
@@ -1805,26 +1919,39 @@ sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
     s.sends = json_object();
     s.cleanup = json_array();
     s.counters = json_object();
-    rd_kafka_message_t **msgs = calloc(batch, sizeof *msgs);
-    s.items = calloc(batch, sizeof *s.items);
-    s.updates = malloc(batch * sizeof *s.updates);
+    s.batch_max = batch;
+    bool mem = true;
+    for (int k = 0; k < 2; k++) {
+        s.b[k].msgs = calloc(batch, sizeof *s.b[k].msgs);
+        s.b[k].items = calloc(batch, sizeof *s.b[k].items);
+        s.b[k].updates = malloc(batch * sizeof *s.b[k].updates);
+        mem = mem && s.b[k].msgs && s.b[k].items && s.b[k].updates;
+    }
     sj_status_t st = SJ_ERR_NOMEM;
-    if (msgs && s.items && s.updates && s.decided && s.sends && s.cleanup && s.counters)
+    if (mem && s.decided && s.sends && s.cleanup && s.counters)
         st = setup(&s, errstr, errstr_size);
     else
         sj_seterr(errstr, errstr_size, "out of memory");
     sj_kafka_idle_t idle;
     sj_kafka_idle_init(&idle);
+    s.idle = &idle;
     int64_t last_tick = 0;
     size_t released = 0;
     uint64_t released_total = 0; /* idle only once every tick came back */
     while (st == SJ_OK && !(o->stop && *o->stop)) {
         int64_t t = sj_mono_us();
-        size_t n = sj_kafka_poll_batch(s.consumer, msgs, batch, POLL_MS, &idle);
+        batch_t *b = &s.b[s.cur];
+        if (!b->n) { /* nothing prefetched */
+            b->n = sj_kafka_poll_batch(s.consumer, b->msgs, batch, POLL_MS, &idle);
+            if (b->n) parse_batch(&s, b);
+        }
+        size_t n = b->n;
         t = phase(&s, SJ_PHASE_POLL, t);
         if (n) {
-            st = process_batch(&s, msgs, n, errstr, errstr_size);
-            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+            st = process_batch(&s, b, errstr, errstr_size);
+            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(b->msgs[i]);
+            b->n = 0;
+            s.cur = !s.cur;
         }
         if (st == SJ_OK && (!n || sj_mono_ms() - last_tick >= TICK_EVERY_MS)) {
             last_tick = sj_mono_ms();
@@ -1848,8 +1975,13 @@ sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
             st = SJ_ERR;
         }
     }
+    if (s.consumer) drop_prefetched(&s);
     teardown(&s);
-    free(msgs);
+    for (int k = 0; k < 2; k++) {
+        free(s.b[k].msgs);
+        free(s.b[k].items);
+        free(s.b[k].updates);
+    }
     sj_kafka_idle_free(&idle);
     stats->seconds = (double)(sj_mono_ms() - t0) / 1000.0;
     return st;

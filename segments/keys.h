@@ -35,6 +35,7 @@
 #define SJ_KEYS_H
 
 #include <stdio.h>
+#include <string.h>
 
 #define SJ_KEY_MAX 160
 
@@ -52,7 +53,14 @@
 static inline void sj_key_res(char out[SJ_KEY_MAX], const char *pseudonym,
                               const char *suffix)
 {
-    snprintf(out, SJ_KEY_MAX, "sj:res:{%.64s}%s", pseudonym, suffix);
+    /* memcpy, not snprintf: the engine builds several per event */
+    size_t p = strnlen(pseudonym, 64), x = strlen(suffix);
+    if (x > SJ_KEY_MAX - 10 - p) x = SJ_KEY_MAX - 10 - p; /* truncate like snprintf */
+    memcpy(out, "sj:res:{", 8);
+    memcpy(out + 8, pseudonym, p);
+    out[8 + p] = '}';
+    memcpy(out + 9 + p, suffix, x);
+    out[9 + p + x] = '\0';
 }
 
 /* Writes "sj:{stats}:<campaign>" into out. */

@@ -248,7 +248,7 @@ static void print_text(const sj_stats_input_t *in, const sj_stats_report_t *r, F
     fprintf(out, "Experiment: %zu arms, compared with %s \"%s\"; %s intervals; %s\n\n",
             in->n_arms, role(in, r->control), in->arms[r->control].name, level,
             o->sequential ? "sequential (always-valid)" : "fixed horizon");
-    fprintf(out, "%-16s %7s %15s %15s %8s  %-19s %7s %10s\n", "arm", "weight", "exposed",
+    fprintf(out, "%-16s %7s %13s %13s %8s  %-19s %7s %10s\n", "arm", "weight", "exposed",
             "converted", "rate", "interval (Wilson)", "P(best)", "loss (pts)");
     for (size_t i = 0; i < in->n_arms; i++) {
         const sj_stats_arm_t *arm = &in->arms[i];
@@ -262,7 +262,7 @@ static void print_text(const sj_stats_input_t *in, const sj_stats_report_t *r, F
             snprintf(rate, sizeof rate, "-");
             snprintf(ci, sizeof ci, "-");
         }
-        fprintf(out, "%-16s %6.1f%% %15s %15s %8s  %-19s %7.3f %10.3f\n", arm->name,
+        fprintf(out, "%-16s %6.1f%% %13s %13s %8s  %-19s %7.3f %10.3f\n", arm->name,
                 res->weight * 100, group(arm->exposed, a), group(arm->converted, b), rate,
                 ci, res->prob_best, res->expected_loss * 100);
     }
@@ -312,8 +312,8 @@ static void print_text(const sj_stats_input_t *in, const sj_stats_report_t *r, F
         fprintf(out, "not tested (no exposures)\n");
     if (r->has_n_per_arm)
         fprintf(out,
-                "sample size      %.1f points from a baseline of %.2f%% needs about %s "
-                "exposures per arm (alpha %g, power %g)\n",
+                "sample size      a %.1f-point change from a baseline of %.2f%% needs "
+                "about %s exposures per arm (alpha %g, power %g)\n",
                 o->effect * 100, r->baseline * 100,
                 group((uint64_t)fmin(ceil(r->n_per_arm), 1e18), a), o->alpha, o->power);
     else
@@ -529,7 +529,7 @@ static int cmd_stats(int argc, char **argv)
         {"format", required_argument, NULL, OPT_FORMAT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    static sj_stats_input_t in; /* 1.5 KiB per arm: off the stack */
+    static sj_stats_input_t in; /* input and report: KiBs, off the stack */
     static sj_stats_report_t report;
     sj_stats_options_t opts;
     sj_stats_input_init(&in);

@@ -32,6 +32,13 @@
 #define CF_TINY     1e-300
 #define CF_MAXIT    100000
 
+/* lgamma without its write to the global signgam (arguments are > 0). */
+static double lgam(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+
 /* ---- Special functions ------------------------------------------------- */
 
 double sj_stats_norm_cdf(double z)
@@ -112,7 +119,7 @@ double sj_stats_gamma_p(double a, double x)
 {
     if (!(a > 0) || !(x > 0)) return 0;
     if (isinf(x)) return 1;
-    double lnpre = -x + a * log(x) - lgamma(a);
+    double lnpre = -x + a * log(x) - lgam(a);
     if (x < a + 1) return fmin(1, gamma_series(a, x, lnpre));
     return fmax(0, 1 - gamma_fraction(a, x, lnpre));
 }
@@ -121,7 +128,7 @@ double sj_stats_gamma_q(double a, double x)
 {
     if (!(a > 0) || !(x > 0)) return 1;
     if (isinf(x)) return 0;
-    double lnpre = -x + a * log(x) - lgamma(a);
+    double lnpre = -x + a * log(x) - lgam(a);
     if (x < a + 1) return fmax(0, 1 - gamma_series(a, x, lnpre));
     return fmin(1, gamma_fraction(a, x, lnpre));
 }
@@ -135,7 +142,7 @@ double sj_stats_chi2_sf(double x, double k)
  * a >= 10 (error below 1e-14 there), lgamma itself below. */
 static double stirling_corr(double a)
 {
-    if (a < 10) return lgamma(a) - ((a - 0.5) * log(a) - a + LN_SQRT_2PI);
+    if (a < 10) return lgam(a) - ((a - 0.5) * log(a) - a + LN_SQRT_2PI);
     double r = 1 / a, r2 = r * r;
     return r * (1.0 / 12 -
                 r2 * (1.0 / 360 - r2 * (1.0 / 1260 - r2 * (1.0 / 1680 - r2 / 1188))));
@@ -167,13 +174,13 @@ static double log_kernel(double a, double b, double x, double y)
         return a * log1pmx(d / x0) + b * log1pmx(-d / y0) + 0.5 * log(a / s * b) -
                LN_SQRT_2PI - (stirling_corr(a) + stirling_corr(b) - stirling_corr(s));
     }
-    if (b >= 10) /* a small: lgamma(s) - lgamma(b) by Stirling */
-        return a * lx + b * ly - lgamma(a) + (b - 0.5) * log1p(a / b) + a * log(s) - a +
+    if (b >= 10) /* a small: lgam(s) - lgam(b) by Stirling */
+        return a * lx + b * ly - lgam(a) + (b - 0.5) * log1p(a / b) + a * log(s) - a +
                stirling_corr(s) - stirling_corr(b);
     if (a >= 10)
-        return a * lx + b * ly - lgamma(b) + (a - 0.5) * log1p(b / a) + b * log(s) - b +
+        return a * lx + b * ly - lgam(b) + (a - 0.5) * log1p(b / a) + b * log(s) - b +
                stirling_corr(s) - stirling_corr(a);
-    return a * lx + b * ly - lgamma(a) - lgamma(b) + lgamma(s);
+    return a * lx + b * ly - lgam(a) - lgam(b) + lgam(s);
 }
 
 /* The continued fraction of I_x(a, b) (Numerical Recipes' betacf, modified
@@ -950,8 +957,8 @@ static void verdict(const sj_stats_input_t *in, const sj_stats_report_t *r, size
         char n[32];
         fmt_count(need, n, sizeof n);
         snprintf(out, size,
-                 "variant %s: too early to tell (MDE now %.1f points; %.1f points needs "
-                 "about %s exposures per arm)",
+                 "variant %s: too early to tell (MDE now %.1f points; a %.1f-point "
+                 "change needs about %s exposures per arm)",
                  v->name, res->mde * 100, o->effect * 100, n);
         return;
     }

@@ -30,12 +30,14 @@
  *    Beta(1 + x, 1 + n - x): the probability that each variant beats the
  *    control, that each arm is best, and each arm's expected loss
  *    E[max_j p_j - p_i] (for two arms, E[max(p_c - p_v, 0)] for the
- *    variant). These are exact up to quadrature: one-dimensional integrals
- *    of Beta densities times Beta distribution functions (the regularized
- *    incomplete beta function), by 10-point Gauss-Legendre on panels one
- *    posterior standard deviation wide around every arm's mean, out to 40
- *    standard deviations (beyond that the log-concave posteriors hold less
- *    than 1e-17); no simulation, so no seed;
+ *    variant). These are exact up to quadrature (about 1e-12): integrals
+ *    of Beta densities times Beta distribution functions by 10-point
+ *    Gauss-Legendre on panels one posterior standard deviation wide around
+ *    every arm's mean, out to 40 standard deviations (beyond that the
+ *    log-concave posteriors hold less than 1e-17); each distribution
+ *    function is its incomplete beta function at the lower end plus the
+ *    integral of its density from there, so the cost does not grow with n.
+ *    No simulation, so no seed;
  *  - sample-ratio mismatch: Pearson's chi-square of the exposures against
  *    the configured weights (equal weights when none are given), k - 1
  *    degrees of freedom, flagged when p < 0.001;
@@ -208,8 +210,9 @@ typedef struct sj_stats_report {
  * options are checked (alpha in [1e-6, 0.5], power in [0.5, 1 - 1e-6],
  * effect in (0, 1), baseline < 0 or in (0, 1), tau in (0, 1]):
  * SJ_ERR_INPUT names the one at fault. The report is the caller's; no
- * memory is allocated. Cost: at most a few hundred thousand incomplete-beta
- * evaluations (well under a second with 16 arms of 1e9 exposures). */
+ * memory is allocated. Cost: about 120 Beta-density evaluations per arm
+ * and quadrature panel, whatever n (0.1 s for 16 arms). Thread-safe: no
+ * global state (lgamma_r, not lgamma). */
 sj_status_t sj_stats_analyse(const sj_stats_input_t *in, const sj_stats_options_t *opts,
                              sj_stats_report_t *r, char *errstr, size_t errstr_size);
 

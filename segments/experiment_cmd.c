@@ -146,6 +146,12 @@ static int read_json(const char *path, sj_stats_input_t *in)
         return SJ_EXIT_FAILURE;
     }
     if (st != SJ_OK) return usage_error("cannot read %s: %s", name, strerror(saved));
+    if (strspn(text, " \t\r\n") == len) {
+        free(text);
+        return usage_error("%s is empty: give a JSON document {\"arms\": [...]} or --arm "
+                           "NAME:EXPOSED:CONVERTED (seintje " CMD " --help)",
+                           name);
+    }
     st = sj_stats_input_from_json(in, text, len, name, err, sizeof err);
     free(text);
     if (st != SJ_OK) return usage_error("%s", err);

@@ -558,6 +558,7 @@ class Behaviour(unittest.TestCase):
              '{"name": "b", "exposed": 1, "converted": 0}]}', "give a weight for every arm"),
             ('{"arms": [], "extra": 1}', "$.extra: unknown key"),
         ]
+        bad_json.append(("", "<stdin> is empty"))
         for doc, want in bad_json:
             rc, out, err = run([], doc)
             self.assertEqual(rc, 2, f"{doc}: {err}")

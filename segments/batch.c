@@ -34,6 +34,7 @@
 #include "segments/campaign.h"
 #include "segments/intent.h"
 #include "segments/jsonlogic.h"
+#include "segments/keys.h"
 #include "segments/profile.h"
 
 #define FAC   "batch"
@@ -78,58 +79,94 @@ static sj_status_t publish(rd_kafka_t *p, const char *topic, const char *campaig
                                  errstr_size);
 }
 
-/* One SCAN page: read the profiles it named, evaluate, publish. */
-static sj_status_t page(redisContext *rc, rd_kafka_t *p, const char *topic,
-                        const sj_campaign_t *c, const char *date, json_t *event,
-                        int64_t now, const redisReply *keys, batch_stats_t *b,
-                        char *errstr, size_t errstr_size)
+/* What a page needs to know about the run. */
+typedef struct {
+    redisContext *rc;
+    sj_redis_pipe_t pipe;
+    rd_kafka_t *p;
+    const char *topic, *date;
+    const sj_campaign_t *c;
+    json_t *event;
+    int64_t now;
+    /* the resident members the audience rule reads, when known */
+    char names[32][SJ_RULE_MEMBER_MAX];
+    size_t n_names;
+    bool known, consents; /* consents: the rule reads them */
+} run_t;
+
+static const char *const consent_members[] = {"consents", "topic_consents"};
+
+/* One SCAN page: read the profiles it named (and then, in the same round
+ * trip, SCAN from next_cursor, unless NULL), evaluate, publish. The next
+ * SCAN's reply is left for the caller. */
+static sj_status_t page(run_t *x, const redisReply *keys, const char *next_cursor,
+                        batch_stats_t *b, char *errstr, size_t errstr_size)
 {
-    size_t n = keys->elements, per = 0, k = 0;
+    size_t n = keys->elements, per = x->consents ? 2 : 1, k = 0;
     char(*ps)[SJ_PSEUDONYM_LEN + 1] = malloc(sizeof *ps * (n ? n : 1));
     if (!ps) return SJ_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
+    sj_status_t st = SJ_OK;
+    for (size_t i = 0; st == SJ_OK && i < n; i++) {
         b->scanned++;
         if (!profile_key(keys->element[i], ps[k])) continue;
-        per = 0;
-        if (sj_profile_append_read_full(rc, ps[k], &per) != SJ_OK) {
-            free(ps);
-            sj_seterr(errstr, errstr_size, "redis: out of memory pipelining reads");
-            return SJ_ERR_NOMEM;
+        const char *argv[2] = {"HGETALL", keys->element[i]->str};
+        st = sj_redis_pipe_cmd(&x->pipe, 2, argv, NULL);
+        if (st == SJ_OK && x->consents) {
+            char ck[SJ_KEY_MAX];
+            sj_key_res(ck, ps[k], ":consent");
+            argv[1] = ck;
+            st = sj_redis_pipe_cmd(&x->pipe, 2, argv, NULL);
         }
         k++;
     }
-    sj_status_t st = SJ_OK;
+    if (st == SJ_OK && next_cursor) {
+        char count[16];
+        snprintf(count, sizeof count, "%d", PAGE);
+        const char *argv[] = {"SCAN",  next_cursor, "MATCH", MATCH,
+                              "COUNT", count,       "TYPE",  "hash"};
+        st = sj_redis_pipe_cmd(&x->pipe, 8, argv, NULL);
+    }
+    if (st == SJ_OK)
+        st = sj_redis_pipe_flush(&x->pipe, errstr, errstr_size);
+    else
+        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining reads");
+    if (st != SJ_OK) {
+        free(ps);
+        return st;
+    }
     sj_profile_full_t *prof = malloc(sizeof *prof);
-    redisReply **r = calloc(per ? per : 1, sizeof *r);
-    if (!prof || !r) st = SJ_ERR_NOMEM;
+    redisReply *r[2] = {NULL, NULL}, none = {.type = REDIS_REPLY_ARRAY};
+    if (!prof) st = SJ_ERR_NOMEM;
     for (size_t i = 0; i < k; i++) {
         size_t got = 0;
         for (; got < per; got++) {
-            void *x = NULL;
-            if (redisGetReply(rc, &x) != REDIS_OK) break;
-            r[got] = x;
+            void *v = NULL;
+            if (redisGetReply(x->rc, &v) != REDIS_OK) break;
+            r[got] = v;
         }
         if (got < per) {
-            sj_seterr(errstr, errstr_size, "redis: %s", rc->errstr);
+            sj_seterr(errstr, errstr_size, "redis: %s", x->rc->errstr);
             for (size_t j = 0; j < got; j++) freeReplyObject(r[j]);
             st = SJ_ERR_IO;
             break;
         }
-        if (st == SJ_OK && sj_profile_from_replies(r, per, prof) == SJ_OK &&
-            prof->found) {
+        if (!x->consents) r[1] = &none; /* the rule does not read them */
+        if (st == SJ_OK && sj_profile_from_replies(r, 2, prof) == SJ_OK && prof->found) {
             b->residents++;
             bool match = true;
-            if (c->audience) {
-                json_t *res = sj_profile_to_json(prof, now);
-                json_t *data = res ? sj_rule_data_new(res, event, now) : NULL;
+            if (x->c->audience) {
+                json_t *res = x->known ? sj_profile_to_json_members(prof, x->now,
+                                                                    x->names, x->n_names)
+                                       : sj_profile_to_json(prof, x->now);
+                json_t *data = res ? sj_rule_data_new(res, x->event, x->now) : NULL;
                 sj_rule_error_t rerr;
                 if (!data) {
                     st = SJ_ERR_NOMEM;
-                } else if (sj_rule_match(c->audience, data, NULL, &match, &rerr) !=
+                } else if (sj_rule_match(x->c->audience, data, NULL, &match, &rerr) !=
                            SJ_OK) {
                     if (b->rule_errors++ == 0)
                         sj_log(SJ_LOG_WARN, FAC, "campaign %s: audience rule failed: %s",
-                               c->id, rerr.message);
+                               x->c->id, rerr.message);
                     match = false;
                 }
                 json_decref(data);
@@ -137,13 +174,14 @@ static sj_status_t page(redisContext *rc, rd_kafka_t *p, const char *topic,
             }
             if (st == SJ_OK && match) {
                 b->matched++;
-                st = publish(p, topic, c->id, date, ps[i], errstr, errstr_size);
+                st = publish(x->p, x->topic, x->c->id, x->date, ps[i], errstr,
+                             errstr_size);
             }
         }
-        for (size_t j = 0; j < per; j++) freeReplyObject(r[j]);
+        freeReplyObject(r[0]);
+        if (x->consents) freeReplyObject(r[1]);
     }
-    rd_kafka_poll(p, 0);
-    free(r);
+    rd_kafka_poll(x->p, 0);
     free(prof);
     free(ps);
     return st;
@@ -275,24 +313,42 @@ int sj_cmd_batch(int argc, char **argv)
                               "time", evtime);
     int64_t t0 = sj_mono_ms();
     sj_progress_t *prog = st == SJ_OK ? sj_progress_new("batch", 0, "keys") : NULL;
-    char cursor[32] = "0";
+    run_t x = {.rc = redis,
+               .p = p,
+               .topic = topic,
+               .date = date,
+               .c = c,
+               .event = event,
+               .now = now};
+    if (redis) sj_redis_pipe_init(&x.pipe, redis);
+    x.known = c->audience && sj_rule_members(c->audience, "resident", x.names,
+                                             SJ_ARRAY_LEN(x.names), &x.n_names);
+    x.consents = !x.known;
+    for (size_t i = 0; x.known && i < x.n_names; i++)
+        for (size_t j = 0; j < SJ_ARRAY_LEN(consent_members); j++)
+            if (!strcmp(x.names[i], consent_members[j])) x.consents = true;
+    redisReply *r =
+        st == SJ_OK
+            ? redisCommand(redis, "SCAN 0 MATCH %s COUNT %d TYPE hash", MATCH, PAGE)
+            : NULL;
     while (st == SJ_OK) {
-        redisReply *r = redisCommand(redis, "SCAN %s MATCH %s COUNT %d TYPE hash", cursor,
-                                     MATCH, PAGE);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
             snprintf(err, sizeof err, "redis: SCAN failed: %s",
                      r && r->type == REDIS_REPLY_ERROR ? r->str : redis->errstr);
-            if (r) freeReplyObject(r);
             st = SJ_ERR_IO;
             break;
         }
-        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
-        st = page(redis, p, topic, c, date, event, now, r->element[1], &b, err,
-                  sizeof err);
+        const char *next = strcmp(r->element[0]->str, "0") ? r->element[0]->str : NULL;
+        st = page(&x, r->element[1], next, &b, err, sizeof err);
         freeReplyObject(r);
+        r = NULL;
         sj_progress_update(prog, b.scanned);
-        if (!strcmp(cursor, "0")) break;
+        if (!next || st != SJ_OK) break;
+        void *v = NULL;
+        if (redisGetReply(redis, &v) == REDIS_OK) r = v;
     }
+    if (r) freeReplyObject(r);
+    if (redis) sj_redis_pipe_free(&x.pipe);
     sj_progress_finish(prog, b.scanned);
     if (p) {
         if (rd_kafka_flush(p, timeout) != RD_KAFKA_RESP_ERR_NO_ERROR && st == SJ_OK) {

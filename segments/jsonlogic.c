@@ -2028,6 +2028,69 @@ size_t sj_rule_node_count(const sj_rule_t *r)
     return r ? r->n_nodes : 0;
 }
 
+/* ---- which data a rule reads ------------------------------------------------ */
+
+typedef struct {
+    const sj_rule_t *r;
+    const char *top;
+    size_t top_len;
+    char (*names)[SJ_RULE_MEMBER_MAX];
+    size_t max, n;
+    bool all;
+} needs_t;
+
+static void need_name(needs_t *x, const char *k, size_t len)
+{
+    if (len >= SJ_RULE_MEMBER_MAX || x->n == x->max) {
+        x->all = true;
+        return;
+    }
+    for (size_t i = 0; i < x->n; i++)
+        if (strlen(x->names[i]) == len && !memcmp(x->names[i], k, len)) return;
+    memcpy(x->names[x->n], k, len);
+    x->names[x->n++][len] = '\0';
+}
+
+static void needs_walk(needs_t *x, uint32_t k)
+{
+    const sj_rule_t *r = x->r;
+    const node_t *n = &r->nodes[k];
+    if (x->all || n->op == OP_LIT) return;
+    if (n->op == OP_MISSING || n->op == OP_MISSING_SOME) {
+        x->all = true; /* names data members at run time: take it all */
+        return;
+    }
+    if (n->op == OP_VAR) {
+        if (n->var_kind != VAR_STATIC) {
+            x->all = true;
+            return;
+        }
+        const seg_t *sg = &r->segs[n->seg];
+        if (sg->len == x->top_len && !memcmp(sg->key, x->top, x->top_len)) {
+            if (n->nseg < 2)
+                x->all = true; /* the whole object */
+            else
+                need_name(x, sg[1].key, sg[1].len);
+        }
+        if (n->nargs > 1) needs_walk(x, r->args[n->args + 1]); /* the default */
+        return;
+    }
+    bool scoped = n->op == OP_MAP || n->op == OP_FILTER || n->op == OP_ALL ||
+                  n->op == OP_NONE || n->op == OP_SOME || n->op == OP_REDUCE;
+    for (uint32_t i = 0; i < n->nargs; i++)
+        if (!(scoped && i == 1)) /* argument 1 sees the elements, not the data */
+            needs_walk(x, r->args[n->args + i]);
+}
+
+bool sj_rule_members(const sj_rule_t *r, const char *top,
+                     char (*names)[SJ_RULE_MEMBER_MAX], size_t max, size_t *n)
+{
+    needs_t x = {.r = r, .top = top, .top_len = strlen(top), .names = names, .max = max};
+    if (r && r->n_nodes) needs_walk(&x, r->root);
+    *n = x.n;
+    return !x.all;
+}
+
 /* ---- public evaluation ------------------------------------------------------ */
 
 static int run(ectx_t *e, json_t *data, val_t *out)

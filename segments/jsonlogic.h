@@ -191,6 +191,17 @@ size_t sj_rule_number_text(double d, char out[SJ_RULE_NUMBER_TEXT]);
  * is reached, SJ_ERR_NOMEM. */
 sj_status_t sj_rule_dump(const json_t *v, sj_buf_t *out);
 
+/* The members of data.<top> that rule r can read (e.g. top "resident" and
+ * {"var": "resident.age"} give "age"), found from its var paths: fills
+ * names[0..*n) and returns true; false when that cannot be known (a var
+ * path computed at run time, the whole object, missing or missing_some,
+ * more than max names): then the rule may read every member. Variables in
+ * the element argument of map, filter, reduce, all, some and none see the
+ * elements, not the data, and are not counted. */
+#define SJ_RULE_MEMBER_MAX 64
+bool sj_rule_members(const sj_rule_t *r, const char *top,
+                     char (*names)[SJ_RULE_MEMBER_MAX], size_t max, size_t *n);
+
 /* Number of nodes in the compiled form (for tests of constant folding). */
 size_t sj_rule_node_count(const sj_rule_t *r);
 

@@ -487,9 +487,48 @@ static bool set_new(json_t *o, const char *k, json_t *v)
     return v && json_object_set_new(o, k, v) == 0;
 }
 
+static bool wanted(char (*names)[SJ_RULE_MEMBER_MAX], size_t n, const char *k)
+{
+    if (!names) return true;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], k)) return true;
+    return false;
+}
+
 json_t *sj_profile_to_json(const sj_profile_full_t *p, int64_t now_ms)
 {
-    json_t *o = json_object(), *cons = json_object(), *topics = json_object();
+    return sj_profile_to_json_members(p, now_ms, NULL, 0);
+}
+
+json_t *sj_profile_to_json_members(const sj_profile_full_t *p, int64_t now_ms,
+                                   char (*names)[SJ_RULE_MEMBER_MAX], size_t n)
+{
+    json_t *o = json_object();
+    if (o && names) { /* only what was asked for */
+        bool ok = true;
+        for (size_t f = 0; ok && f < SJ_ARRAY_LEN(full_fields); f++) {
+            const char *v = (const char *)p + full_fields[f].offset;
+            if (*v && wanted(names, n, full_fields[f].name))
+                ok = set_new(o, full_fields[f].name, json_string(v));
+        }
+        int age = wanted(names, n, "age") ? sj_profile_age(p, now_ms) : -1;
+        if (ok && age >= 0) ok = set_new(o, "age", json_integer(age));
+        if (ok && (wanted(names, n, "consents") || wanted(names, n, "topic_consents"))) {
+            json_t *all = sj_profile_to_json_members(p, now_ms, NULL, 0);
+            const char *k[] = {"consents", "topic_consents"};
+            for (size_t i = 0; ok && all && i < 2; i++)
+                if (wanted(names, n, k[i]))
+                    ok = set_new(o, k[i], json_incref(json_object_get(all, k[i])));
+            ok = ok && all;
+            json_decref(all);
+        }
+        if (!ok) {
+            json_decref(o);
+            return NULL;
+        }
+        return o;
+    }
+    json_t *cons = json_object(), *topics = json_object();
     bool ok = o && cons && topics;
     for (size_t f = 0; ok && f < SJ_ARRAY_LEN(full_fields); f++) {
         const char *v = (const char *)p + full_fields[f].offset;

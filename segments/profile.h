@@ -60,6 +60,7 @@
 
 #include "core/common.h"
 #include "segments/intent.h"
+#include "segments/jsonlogic.h"
 #include "segments/nudge.h"
 
 #define SJ_PROFILE_KEY_MAX    80 /* "sj:res:{" + 64 hex + "}" + NUL */
@@ -221,6 +222,12 @@ int sj_profile_age(const sj_profile_full_t *p, int64_t now_ms);
  * {"email": true, "sms": false} for the channels with a stated consent, and
  * "topic_consents" {"identity": {"email": false}} for per-topic ones. */
 json_t *sj_profile_to_json(const sj_profile_full_t *p, int64_t now_ms);
+
+/* sj_profile_to_json() with only the members names[0..n) (when they are
+ * known), e.g. those sj_rule_members() found a rule reads; names NULL gives
+ * every member. */
+json_t *sj_profile_to_json_members(const sj_profile_full_t *p, int64_t now_ms,
+                                   char (*names)[SJ_RULE_MEMBER_MAX], size_t n);
 
 /* Fills c (nudge.h) for a campaign on `topic` (NULL or "" = none): reachable
  * when the profile has an email / phone / app_inbox, consent the channel's

@@ -565,6 +565,66 @@ static void test_threads(void **state)
     sj_rule_destroy(r);
 }
 
+/* The resident members a rule reads, joined with ',' ("?" when unknown). */
+static const char *members(const char *rule)
+{
+    static char out[512];
+    json_t *j = json_loads(rule, JSON_DECODE_ANY, NULL);
+    assert_non_null(j);
+    sj_rule_error_t err;
+    sj_rule_t *r = sj_rule_compile(j, &err);
+    json_decref(j);
+    assert_non_null(r);
+    char names[4][SJ_RULE_MEMBER_MAX];
+    size_t n = 0;
+    bool known = sj_rule_members(r, "resident", names, 4, &n);
+    sj_rule_destroy(r);
+    out[0] = '\0';
+    if (!known) return "?";
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(out, ",");
+        strcat(out, names[i]);
+    }
+    return out;
+}
+
+static void test_members(void **state)
+{
+    (void)state;
+    assert_string_equal(
+        members("{\"and\": [{\">=\": [{\"var\": \"resident.age\"}, 65]},"
+                "{\"==\": [{\"var\": \"resident.status\"}, \"active\"]}]}"),
+        "age,status");
+    /* other tops, literals, duplicates, defaults */
+    assert_string_equal(
+        members("{\"if\": [{\"var\": \"event.type\"}, "
+                "{\"var\": [\"resident.age\", {\"var\": \"resident.nis\"}]},"
+                " {\"var\": \"resident.age.x\"}]}"),
+        "age,nis");
+    assert_string_equal(members("true"), "");
+    /* elements of map/filter/all are not the data; the array is */
+    assert_string_equal(members("{\"some\": [{\"var\": \"resident.household\"}, "
+                                "{\"==\": [{\"var\": \"resident.x\"}, 1]}]}"),
+                        "household");
+    assert_string_equal(
+        members("{\"reduce\": [{\"var\": \"resident.a\"}, "
+                "{\"+\": [{\"var\": \"current\"}, 1]}, {\"var\": \"resident.b\"}]}"),
+        "a,b");
+    /* unknown: the whole object, a computed path, missing, too many names */
+    assert_string_equal(members("{\"var\": \"resident\"}"), "?");
+    assert_string_equal(members("{\"var\": \"\"}"), "?");
+    assert_string_equal(members("{\"var\": {\"cat\": [\"resident.\", \"age\"]}}"), "age");
+    /* (a path of literals is folded into a static one) */
+    assert_string_equal(
+        members("{\"var\": {\"cat\": [\"resident.\", {\"var\": \"event.f\"}]}}"), "?");
+    assert_string_equal(members("{\"missing\": [\"resident.email\"]}"), "?");
+    assert_string_equal(
+        members("{\"and\": [{\"var\": \"resident.a\"}, {\"var\": \"resident.b\"},"
+                "{\"var\": \"resident.c\"}, {\"var\": \"resident.d\"},"
+                "{\"var\": \"resident.e\"}]}"),
+        "?");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_number_text),
         cmocka_unit_test(test_campaign_rules),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_members),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1023,9 +1023,9 @@ sj_status_t sj_stats_analyse(const sj_stats_input_t *in, const sj_stats_options_
         else if (a->exposed - a->converted < SJ_STATS_MIN_COUNT)
             res->warnings |= SJ_STATS_WARN_FEW_NOT_CONVERTED;
     }
-    double p[SJ_STATS_MAX_ARMS], sp[SJ_STATS_MAX_ARMS], adj[SJ_STATS_MAX_ARMS],
-        sadj[SJ_STATS_MAX_ARMS];
-    bool use[SJ_STATS_MAX_ARMS];
+    double p[SJ_STATS_MAX_ARMS] = {0}, sp[SJ_STATS_MAX_ARMS] = {0},
+           adj[SJ_STATS_MAX_ARMS] = {0}, sadj[SJ_STATS_MAX_ARMS] = {0};
+    bool use[SJ_STATS_MAX_ARMS] = {false};
     for (size_t i = 0; i < in->n_arms; i++) {
         sj_stats_arm_result_t *res = &r->arms[i];
         if (i != in->control)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/timeutil.h"
+#include "consumers/http_gateway.h"
 #include "templates/sms.h"
 
 typedef struct {
@@ -40,6 +41,25 @@ static sj_status_t load_partials(sj_compose_t *c, char *errstr, size_t errstr_si
     return st;
 }
 
+/* Every municipality's sms_sender must be a valid sender id. */
+static sj_status_t check_senders(const sj_compose_t *c, char *errstr, size_t errstr_size)
+{
+    const char *nis;
+    json_t *m;
+    json_object_foreach(json_object_get(c->site, "municipalities"), nis, m)
+    {
+        const json_t *s = json_object_get(m, "sms_sender");
+        if (s && !(json_is_string(s) && sj_sms_sender_check(json_string_value(s)))) {
+            sj_seterr(errstr, errstr_size,
+                      "%s/_site.json: municipalities.%.16s.sms_sender is not an E.164 "
+                      "number or 1-11 letters, digits and spaces",
+                      c->dir, nis);
+            return SJ_ERR_INPUT;
+        }
+    }
+    return SJ_OK;
+}
+
 sj_compose_t *sj_compose_new(const char *templates_dir, const char *email_from,
                              const char *email_domain, char *errstr, size_t errstr_size)
 {
@@ -63,6 +83,7 @@ sj_compose_t *sj_compose_new(const char *templates_dir, const char *email_from,
     }
     if (st == SJ_OK) st = load_partials(c, errstr, errstr_size);
     if (st == SJ_OK) st = sj_tset_load_site(c->dir, &c->site, errstr, errstr_size);
+    if (st == SJ_OK) st = check_senders(c, errstr, errstr_size);
     if (st != SJ_OK) {
         if (st == SJ_ERR_NOMEM) sj_seterr(errstr, errstr_size, "out of memory");
         sj_compose_destroy(c);
@@ -141,26 +162,18 @@ static int add_meta(json_t *j, const sj_compose_in_t *m)
            set_s(j, "sent_at", sent) | set_s(j, "reason", m->reason);
 }
 
-/* Appends record j (consumed) with the metadata and key: value to out. */
-static sj_status_t add_record(json_t *j, const sj_compose_in_t *m, const char *key,
-                              const char *value, sj_buf_t *out)
-{
-    if (add_meta(j, m) | set_s(j, key, value)) {
-        json_decref(j);
-        return SJ_ERR_NOMEM;
-    }
-    return sj_tset_add_json(j, out);
-}
-
-/* Renders the message for m->channel with the context ctx. */
+/* Renders the SMS or app record for m->channel into *out (with the outbox
+ * metadata), or the e-mail message into buf. */
 static sj_status_t compose(const sj_compose_t *c, const sj_compose_in_t *m,
                            const sj_tset_t *set, const sj_tmpl_set_t *partials,
-                           const json_t *ctx, sj_buf_t *out, char *errstr,
+                           const json_t *ctx, sj_buf_t *buf, json_t **out, char *errstr,
                            size_t errstr_size)
 {
     const sj_contact_t *who = m->contact;
     json_t *j = NULL;
     sj_status_t st;
+    const char *key = m->channel == SJ_ROUTE_SMS ? "to" : "inbox";
+    const char *value = m->channel == SJ_ROUTE_SMS ? who->phone : who->app_inbox;
     switch (m->channel) {
     case SJ_ROUTE_EMAIL: {
         sj_email_t base = {
@@ -170,12 +183,12 @@ static sj_status_t compose(const sj_compose_t *c, const sj_compose_in_t *m,
             .notification_id = sj_email_cstr(m->id),
             .domain = sj_email_cstr(c->domain),
             .date_ms = m->send_ms};
-        return sj_tset_email(set, partials, ctx, &base, out, errstr, errstr_size);
+        return sj_tset_email(set, partials, ctx, &base, buf, errstr, errstr_size);
     }
     case SJ_ROUTE_SMS:
         st = sj_tset_sms(set, partials, ctx, SJ_SMS_SEND_MAX_SEGMENTS, &j, errstr,
                          errstr_size);
-        return st == SJ_OK ? add_record(j, m, "to", who->phone, out) : st;
+        break;
     case SJ_ROUTE_APP: {
         sj_app_msg_t base = {.id = m->id,
                              .language = m->language,
@@ -183,34 +196,75 @@ static sj_status_t compose(const sj_compose_t *c, const sj_compose_in_t *m,
                                  m->mandatory ? "action-required" : "informational",
                              .expires_at = m->expires_at};
         st = sj_tset_app(set, partials, ctx, &base, &j, errstr, errstr_size);
-        return st == SJ_OK ? add_record(j, m, "inbox", who->app_inbox, out) : st;
+        break;
     }
     default:
         sj_seterr(errstr, errstr_size, "unknown channel");
         return SJ_ERR_INPUT;
     }
+    if (st != SJ_OK) return st;
+    if (add_meta(j, m) | set_s(j, key, value)) {
+        json_decref(j);
+        return SJ_ERR_NOMEM;
+    }
+    *out = j;
+    return SJ_OK;
 }
 
-sj_status_t sj_compose_message(sj_compose_t *c, const sj_compose_in_t *m, sj_buf_t *out,
-                               char *errstr, size_t errstr_size)
+/* The template set and the render context for m; *ctx is new. */
+static sj_status_t prepare(sj_compose_t *c, const sj_compose_in_t *m,
+                           const sj_tset_t **set, json_t **ctx, char *errstr,
+                           size_t errstr_size)
 {
     sj_status_t st = SJ_OK;
-    const sj_tset_t *set =
-        set_for(c, m->template_ref, m->language, errstr, errstr_size, &st);
-    if (!set) return st;
+    *set = set_for(c, m->template_ref, m->language, errstr, errstr_size, &st);
+    if (!*set) return st;
     sj_lang_t lang;
     sj_tset_lang(m->language, &lang);
-    json_t *ctx = json_is_object(m->context) ? json_deep_copy(m->context) : json_object();
-    if (!ctx) return SJ_ERR_NOMEM;
+    *ctx = json_is_object(m->context) ? json_deep_copy(m->context) : json_object();
+    if (!*ctx) return SJ_ERR_NOMEM;
     sj_tset_ctx_t in = {.id = m->id,
                         .language = m->language,
                         .channel = sj_route_channel_name(m->channel),
                         .campaign = m->campaign,
                         .reason = m->reason,
                         .given_name = m->contact ? m->contact->given_name : NULL};
-    st = sj_tset_context(set, c->partials[lang], c->site, ctx, &in, errstr, errstr_size);
-    if (st == SJ_OK)
-        st = compose(c, m, set, c->partials[lang], ctx, out, errstr, errstr_size);
+    st =
+        sj_tset_context(*set, c->partials[lang], c->site, *ctx, &in, errstr, errstr_size);
+    if (st != SJ_OK) {
+        json_decref(*ctx);
+        *ctx = NULL;
+    }
+    return st;
+}
+
+sj_status_t sj_compose_render(sj_compose_t *c, const sj_compose_in_t *m, sj_buf_t *email,
+                              json_t **record, char *errstr, size_t errstr_size)
+{
+    const sj_tset_t *set;
+    json_t *ctx;
+    sj_lang_t lang;
+    if (record) *record = NULL;
+    sj_status_t st = prepare(c, m, &set, &ctx, errstr, errstr_size);
+    if (st != SJ_OK) return st;
+    sj_tset_lang(m->language, &lang);
+    st = compose(c, m, set, c->partials[lang], ctx, email, record, errstr, errstr_size);
     json_decref(ctx);
     return st;
+}
+
+sj_status_t sj_compose_message(sj_compose_t *c, const sj_compose_in_t *m, sj_buf_t *out,
+                               char *errstr, size_t errstr_size)
+{
+    json_t *record = NULL;
+    sj_status_t st = sj_compose_render(c, m, out, &record, errstr, errstr_size);
+    if (st == SJ_OK && record) st = sj_tset_add_json(record, out);
+    return st;
+}
+
+const char *sj_compose_sms_sender(const sj_compose_t *c, const char *nis)
+{
+    const json_t *m = json_object_get(json_object_get(c->site, "municipalities"), nis);
+    const json_t *s = json_object_get(m, "sms_sender");
+    return json_is_string(s) ? json_string_value(s) : NULL;
 }

@@ -15,6 +15,9 @@
  * and app records carry the outbox metadata (id, campaign, template,
  * language, sent_at, reason, and to or inbox).
  *
+ * _site.json may give a municipality its SMS sender id ("sms_sender":
+ * "Aalter", E.164 or 1-11 letters, digits and spaces), checked at load.
+ *
  * Template sets are compiled on first use and cached (at most
  * SJ_COMPOSE_MAX_TEMPLATES sets; a set that fails to load is not cached, so
  * a fixed or added directory is picked up on the next intent). Thread-safety:
@@ -67,5 +70,16 @@ typedef struct sj_compose_in {
  * never the resident's data); SJ_ERR_TOO_BIG; SJ_ERR_NOMEM. */
 sj_status_t sj_compose_message(sj_compose_t *c, const sj_compose_in_t *m, sj_buf_t *out,
                                char *errstr, size_t errstr_size);
+
+/* Renders the message for m->channel: for email appends the RFC 5322
+ * message to email; for sms and app sets *record to the record the outbox
+ * file holds (a new reference the caller owns), which the HTTP channels
+ * send from. Errors as sj_compose_message(). */
+sj_status_t sj_compose_render(sj_compose_t *c, const sj_compose_in_t *m, sj_buf_t *email,
+                              json_t **record, char *errstr, size_t errstr_size);
+
+/* The SMS sender id of municipality nis (its "sms_sender" in _site.json,
+ * checked when loading), or NULL when it has none (borrowed). */
+const char *sj_compose_sms_sender(const sj_compose_t *c, const char *nis);
 
 #endif

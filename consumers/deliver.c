@@ -1,53 +1,67 @@
-/* The delivery stage: consumes notification intents, parks those not yet
- * due in a small Redis schedule, reads each due resident's profile at send
- * time, chooses the channel, renders the message and writes it to the
- * outbox, acknowledging input only once the output is durable (see
- * deliver.h). Also the `seintje deliver` command.
+/* The delivery stage: a window of intents, each carried from intake to a
+ * recorded final state (see deliver.h), and the `seintje deliver` command.
  *
- * Work happens in batches, from Kafka or from the schedule, through one
- * path (process()): classify (hold, expired, send), one pipelined Redis
- * round trip (profiles to read, intents to park), compose and write, one
- * fsync per outbox directory, then acknowledge. */
+ * Every intent in the window is a slot that moves through
+ *
+ *     NEW ──prepare──► SENDING ──done──► OUTCOME ──flush──► PUBLISH ──DR──► DONE
+ *      │   (claim, profile,          (channel                (Redis state,   (Kafka
+ *      │    route, render)            result)                 schedule,       acks)
+ *      └──────────────────────────────────────► OUTCOME       records out)
+ *          (held, expired, duplicate, busy, suppressed)
+ *
+ * in batches: all NEW slots share one pipelined Redis round trip, all
+ * OUTCOME slots another, and the channels (channels.h) keep many sends in
+ * flight meanwhile. Slots read from Kafka sit, per partition, in the order
+ * of their offsets; an offset is stored once every slot up to it is DONE.
+ * Slots taken from the schedule are leased there (ledger.h) and removed
+ * once their outcome is published. */
 #include "deliver.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "cli/commands.h"
+#include "consumers/channels.h"
 #include "consumers/compose.h"
-#include "consumers/outbox.h"
+#include "consumers/ledger.h"
 #include "core/cli.h"
 #include "core/kafka.h"
 #include "core/log.h"
 #include "core/redis.h"
 #include "core/text.h"
 #include "core/timeutil.h"
+#include "segments/keys.h"
 
-#define FAC     "deliver"
-#define POLL_MS 100
+#define FAC               "deliver"
+#define POLL_MS           100
+#define SCHEDULE_EVERY_MS 200 /* how often an empty schedule is looked at again */
+#define REPARK_MS         250 /* a due intent that is in this window already */
+#define DRAIN_MS          10  /* the longest wait while sends are in flight */
 
 /* ---- intents -------------------------------------------------------------- */
 
-typedef enum { W_BAD = 0, W_HOLD, W_EXPIRED, W_SEND } what_t;
-
-/* One intent in a batch; strings are borrowed from root. */
+/* One intent; strings are borrowed from root. */
 typedef struct {
     json_t *root;
-    what_t what;
-    const char *id, *resident, *language, *template_ref, *campaign, *reason, *expires_s,
-        *topic;
+    const char *id, *resident, *language, *template_ref, *campaign, *variant, *step,
+        *reason, *expires_s, *topic, *nis;
     int64_t not_before, expires_at;
     sj_route_channel_t channels[SJ_ROUTE_CHANNELS];
     size_t n_channels;
     bool mandatory;
     const json_t *context;
-    sj_contact_t contact;
-} work_t;
+    /* from the schedule's "delivery" member: the attempts on the current
+     * channel, when the first of them was made, channels failed for good */
+    unsigned attempt;
+    int64_t first_ms;
+    unsigned failed;
+} intent_t;
 
 static bool is_hex(const char *s, size_t min, size_t max)
 {
@@ -70,8 +84,30 @@ static bool get_time(const json_t *o, const char *key, int64_t *ms)
     return s && sj_time_parse_rfc3339(s, strlen(s), ms) == SJ_OK;
 }
 
+/* The "delivery" member a retry or fallback left in the schedule. */
+static bool parse_delivery(intent_t *w)
+{
+    const json_t *d = json_object_get(w->root, "delivery");
+    if (!d) return true;
+    const json_t *a = json_object_get(d, "attempt"), *f = json_object_get(d, "first"),
+                 *failed = json_object_get(d, "failed");
+    if (!json_is_object(d) || !json_is_integer(a) || !json_is_integer(f) ||
+        !json_is_array(failed) || json_integer_value(a) < 0 ||
+        json_integer_value(a) > 100000)
+        return false;
+    w->attempt = (unsigned)json_integer_value(a);
+    w->first_ms = json_integer_value(f);
+    for (size_t i = 0; i < json_array_size(failed); i++) {
+        sj_route_channel_t ch;
+        const char *s = json_string_value(json_array_get(failed, i));
+        if (!s || sj_route_channel_parse(s, &ch) != SJ_OK) return false;
+        w->failed |= 1u << ch;
+    }
+    return true;
+}
+
 /* Parses and checks one intent; on failure problem says what, without data. */
-static bool parse_intent(const char *p, size_t len, work_t *w, char *problem,
+static bool parse_intent(const char *p, size_t len, intent_t *w, char *problem,
                          size_t psize)
 {
     memset(w, 0, sizeof *w);
@@ -91,10 +127,13 @@ static bool parse_intent(const char *p, size_t len, work_t *w, char *problem,
     w->language = str_of(r, "language");
     w->template_ref = str_of(r, "template");
     w->campaign = str_of(r, "campaign");
+    w->variant = str_of(r, "variant");
+    w->step = str_of(r, "step");
     w->reason = str_of(r, "reason");
     w->expires_s = str_of(r, "expires_at");
     w->topic = str_of(r, "topic");
     w->context = json_object_get(r, "context");
+    w->nis = str_of(w->context, "nis");
     w->mandatory = json_is_true(json_object_get(r, "mandatory"));
     const json_t *ch = json_object_get(r, "channels");
     const char *bad = !is_hex(w->id, 16, 64)                       ? "id"
@@ -107,7 +146,8 @@ static bool parse_intent(const char *p, size_t len, work_t *w, char *problem,
                       : !json_is_array(ch) || json_array_size(ch) == 0 ||
                               json_array_size(ch) > SJ_ROUTE_CHANNELS
                           ? "channels"
-                          : NULL;
+                      : !parse_delivery(w) ? "delivery"
+                                           : NULL;
     for (size_t i = 0; !bad && i < json_array_size(ch); i++) {
         const char *s = json_string_value(json_array_get(ch, i));
         if (!s || sj_route_channel_parse(s, &w->channels[i]) != SJ_OK) bad = "channels";
@@ -117,308 +157,1086 @@ static bool parse_intent(const char *p, size_t len, work_t *w, char *problem,
         return false;
     }
     w->n_channels = json_array_size(ch);
-    w->what = W_SEND;
     return true;
 }
 
-/* ---- the stage ------------------------------------------------------------ */
+/* ---- slots ---------------------------------------------------------------- */
 
+typedef enum {
+    SL_FREE = 0,
+    SL_NEW,
+    SL_SENDING,
+    SL_OUTCOME,
+    SL_PUBLISH,
+    SL_DONE
+} sstate_t;
+
+typedef enum {
+    O_NONE = 0,
+    O_SENT,
+    O_RETRY,      /* temporary failure: back to the schedule */
+    O_FALLBACK,   /* this channel failed for good: the next one, via the schedule */
+    O_DEAD,       /* failed for good, no channel left */
+    O_SUPPRESSED, /* nothing to send */
+    O_HOLD,       /* not due yet: parked until not_before */
+    O_BUSY,       /* another instance holds it, or it is in this window already */
+    O_DUPLICATE,  /* already final: nothing to do */
+    O_MALFORMED
+} outcome_t;
+
+typedef struct stage stage_t;
+
+typedef struct slot {
+    stage_t *stage;
+    sstate_t st;
+    bool from_kafka;
+    int32_t partition;
+    int64_t offset;
+    intent_t in;
+    bool claimed, has_ch, has_contact;
+    sj_contact_t contact;
+    sj_route_channel_t ch, fallback;
+    outcome_t out;
+    sj_suppress_t why;
+    sj_send_result_t res;
+    const char *fail_class; /* "permanent", "exhausted", "expired" */
+    int64_t next_ms, sent_ms;
+    char *re_t, *re_dl; /* an unpublished earlier transition, to publish again */
+    int pending_dr;
+    bool mark_published, unschedule;
+    sj_buf_t email;
+    struct slot *hnext; /* in the window's id table */
+} slot_t;
+
+/* The offsets of one partition, in the order read. */
 typedef struct {
+    int32_t partition;
+    uint32_t *ring;
+    size_t head, len;
+    int64_t next; /* offset to store; -1 none */
+} part_t;
+
+struct stage {
     const sj_conf_t *conf;
     const sj_deliver_opts_t *o;
     sj_deliver_stats_t *st;
     redisContext *redis;
-    rd_kafka_t *consumer;
+    rd_kafka_t *consumer, *producer;
     sj_compose_t *compose;
-    sj_outbox_t *outbox;
-    work_t *work;
-    size_t batch;
-    sj_buf_t msg;
-} stage_t;
+    sj_channels_t *channels;
+    slot_t *slots;
+    size_t n_slots, batch;
+    uint32_t *free_list, *new_list, *outcome_list;
+    size_t n_free, n_new, n_outcome, sending, publishing;
+    slot_t **table;
+    size_t table_mask;
+    part_t *parts;
+    size_t n_parts;
+    rd_kafka_message_t **msgs;
+    /* settings */
+    const char *owner, *t_status, *t_dl, *sms_sender;
+    int64_t lease_ms, base_ms, max_delay_ms, max_age_ms, ttl_extra_s;
+    unsigned max_attempts;
+    bool fallback;
+    /* clock */
+    int64_t clock0, mono0;
+    bool fixed_clock;
+    /* Redis replies owed by commands appended after Kafka acknowledgements */
+    size_t post_replies;
+    json_t *counters; /* campaign -> {field: n}, flushed with the outcomes */
+    uint64_t rng;
+    int64_t next_schedule_ms, first_send_mono, last_outcome_mono;
+    bool fatal;
+    char fatal_err[512];
+};
 
 static int64_t now_of(const stage_t *s)
 {
-    return s->o->now_ms ? s->o->now_ms : sj_now_ms();
+    return s->fixed_clock ? s->clock0 + (sj_mono_ms() - s->mono0) : sj_now_ms();
 }
 
-static sj_status_t redis_io_error(const stage_t *s, char *errstr, size_t errstr_size)
+static uint64_t next_rand(stage_t *s)
 {
-    sj_seterr(errstr, errstr_size, "redis: %s",
-              s->redis->errstr[0] ? s->redis->errstr : "error");
+    /* splitmix64: jitter only, no secrecy needed */
+    uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static void set_fatal(stage_t *s, const char *msg)
+{
+    if (s->fatal) return;
+    s->fatal = true;
+    size_t n = strlen(msg);
+    if (n >= sizeof s->fatal_err) n = sizeof s->fatal_err - 1;
+    memcpy(s->fatal_err, msg, n);
+    s->fatal_err[n] = '\0';
+}
+
+static size_t hash_id(const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *id; id++) h = (h ^ (unsigned char)*id) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static slot_t *table_find(const stage_t *s, const char *id)
+{
+    for (slot_t *x = s->table[hash_id(id) & s->table_mask]; x; x = x->hnext)
+        if (!strcmp(x->in.id, id)) return x;
+    return NULL;
+}
+
+static void table_add(stage_t *s, slot_t *sl)
+{
+    slot_t **b = &s->table[hash_id(sl->in.id) & s->table_mask];
+    sl->hnext = *b;
+    *b = sl;
+}
+
+static void table_del(stage_t *s, slot_t *sl)
+{
+    for (slot_t **p = &s->table[hash_id(sl->in.id) & s->table_mask]; *p; p = &(*p)->hnext)
+        if (*p == sl) {
+            *p = sl->hnext;
+            return;
+        }
+}
+
+static slot_t *slot_alloc(stage_t *s)
+{
+    if (!s->n_free) return NULL;
+    slot_t *sl = &s->slots[s->free_list[--s->n_free]];
+    sj_buf_t keep = sl->email;
+    memset(sl, 0, sizeof *sl);
+    sl->email = keep;
+    sl->stage = s;
+    sj_buf_reset(&sl->email);
+    sl->st = SL_NEW;
+    sl->partition = -1;
+    return sl;
+}
+
+static void slot_free(stage_t *s, slot_t *sl)
+{
+    if (sl->hnext || table_find(s, sl->in.id ? sl->in.id : "") == sl) table_del(s, sl);
+    json_decref(sl->in.root);
+    sl->in.root = NULL;
+    sl->in.id = NULL;
+    free(sl->re_t);
+    free(sl->re_dl);
+    sl->re_t = sl->re_dl = NULL;
+    sl->st = SL_FREE;
+    s->free_list[s->n_free++] = (uint32_t)(sl - s->slots);
+}
+
+static void to_outcome(stage_t *s, slot_t *sl, outcome_t o)
+{
+    if (sl->st == SL_SENDING) s->sending--;
+    sl->out = o;
+    sl->st = SL_OUTCOME;
+    s->outcome_list[s->n_outcome++] = (uint32_t)(sl - s->slots);
+}
+
+static part_t *part_of(stage_t *s, int32_t partition)
+{
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->parts[i].partition == partition) return &s->parts[i];
+    part_t *p = realloc(s->parts, (s->n_parts + 1) * sizeof *p);
+    if (!p) return NULL;
+    s->parts = p;
+    p = &s->parts[s->n_parts];
+    memset(p, 0, sizeof *p);
+    p->partition = partition;
+    p->next = -1;
+    if (!(p->ring = calloc(s->n_slots, sizeof *p->ring))) return NULL;
+    s->n_parts++;
+    return p;
+}
+
+/* ---- records -------------------------------------------------------------- */
+
+static const char *ch_name(sj_route_channel_t ch)
+{
+    return sj_route_channel_name(ch);
+}
+
+static const char *status_word(outcome_t o)
+{
+    switch (o) {
+    case O_SENT:
+        return "sent";
+    case O_RETRY:
+        return "temporary-failure";
+    case O_FALLBACK:
+    case O_DEAD:
+        return "permanent-failure";
+    case O_SUPPRESSED:
+        return "suppressed";
+    case O_HOLD:
+        return "scheduled";
+    default:
+        return NULL;
+    }
+}
+
+/* The status record of sl's outcome (a new string), or NULL for none. */
+static char *status_record(const slot_t *sl, int64_t now)
+{
+    const char *word = status_word(sl->out);
+    if (!word) return NULL;
+    const intent_t *w = &sl->in;
+    char t[32], at[32];
+    sj_time_format_rfc3339(now, t);
+    json_t *r =
+        json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s}", "intent", w->id,
+                  "campaign", w->campaign, "step", w->step, "variant", w->variant,
+                  "resident", w->resident, "stage", "deliver", "status", word, "time", t);
+    if (!r) return NULL;
+    if (sl->has_ch && sl->out != O_SUPPRESSED && sl->out != O_HOLD) {
+        json_object_set_new(r, "channel", json_string(ch_name(sl->ch)));
+        json_object_set_new(r, "attempt", json_integer((json_int_t)w->attempt + 1));
+    }
+    if (sl->res.reference[0] && sl->out == O_SENT)
+        json_object_set_new(r, "reference", json_string(sl->res.reference));
+    if (sl->out == O_SUPPRESSED)
+        json_object_set_new(r, "reason", json_string(sj_suppress_name(sl->why)));
+    if (sl->out == O_RETRY || sl->out == O_FALLBACK || sl->out == O_DEAD) {
+        json_object_set_new(r, "reason", json_string(sl->res.reason));
+        json_object_set_new(
+            r, "class", json_string(sl->out == O_RETRY ? "temporary" : sl->fail_class));
+    }
+    if (sl->out == O_RETRY || sl->out == O_HOLD) {
+        sj_time_format_rfc3339(sl->next_ms, at);
+        json_object_set_new(r, sl->out == O_HOLD ? "due" : "next_attempt",
+                            json_string(at));
+    }
+    if (sl->out == O_FALLBACK || sl->out == O_DEAD) {
+        json_object_set_new(r, "dead_letter", json_true());
+        json_object_set_new(r, "fallback",
+                            sl->out == O_FALLBACK ? json_string(ch_name(sl->fallback))
+                                                  : json_null());
+    }
+    char *out = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return out;
+}
+
+/* The dead-letter record of a channel that failed for good (a new string). */
+static char *dead_letter_record(const slot_t *sl, int64_t now)
+{
+    const intent_t *w = &sl->in;
+    char t[32], first[32];
+    sj_time_format_rfc3339(now, t);
+    sj_time_format_rfc3339(w->first_ms ? w->first_ms : now, first);
+    json_t *n = json_deep_copy(w->root);
+    if (n) json_object_del(n, "delivery");
+    json_t *r = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:o, s:b, s:o}",
+        "intent", w->id, "campaign", w->campaign, "step", w->step, "variant", w->variant,
+        "resident", w->resident, "channel", ch_name(sl->ch), "class", sl->fail_class,
+        "reason", sl->res.reason, "attempts", (json_int_t)w->attempt + 1, "first_attempt",
+        first, "time", t, "fallback",
+        sl->out == O_FALLBACK ? json_string(ch_name(sl->fallback)) : json_null(), "final",
+        sl->out != O_FALLBACK, "notification", n ? n : json_null());
+    if (!r) return NULL;
+    char *out = json_dumps(r, JSON_COMPACT);
+    json_decref(r);
+    return out;
+}
+
+/* The intent with its "delivery" member for the schedule (a new string). */
+static char *schedule_json(const slot_t *sl, bool with_delivery)
+{
+    const intent_t *w = &sl->in;
+    if (!with_delivery) return json_dumps(w->root, JSON_COMPACT);
+    json_t *failed = json_array();
+    for (int k = 0; k < SJ_ROUTE_CHANNELS; k++)
+        if (w->failed & (1u << k)) json_array_append_new(failed, json_string(ch_name(k)));
+    json_t *d =
+        json_pack("{s:I, s:I, s:o, s:s}", "attempt", (json_int_t)w->attempt, "first",
+                  (json_int_t)w->first_ms, "failed", failed, "error", sl->res.reason);
+    if (!d) return NULL;
+    json_object_set_new(w->root, "delivery", d);
+    return json_dumps(w->root, JSON_COMPACT);
+}
+
+static void count(stage_t *s, const slot_t *sl, const char *what)
+{
+    const char *campaign = sl->in.campaign;
+    json_t *c = json_object_get(s->counters, campaign);
+    if (!c) {
+        c = json_object();
+        json_object_set_new(s->counters, campaign, c);
+    }
+    char field[160];
+    snprintf(field, sizeof field, "%s|%s", sl->in.variant ? sl->in.variant : "-", what);
+    json_t *n = json_object_get(c, field);
+    json_object_set_new(c, field, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
+/* ---- deciding --------------------------------------------------------------- */
+
+/* Chooses the channel among those not yet failed, or says why none. */
+static bool choose(const slot_t *sl, unsigned failed, sj_route_channel_t *ch,
+                   sj_suppress_t *why)
+{
+    sj_route_channel_t left[SJ_ROUTE_CHANNELS];
+    size_t n = 0;
+    for (size_t i = 0; i < sl->in.n_channels; i++)
+        if (!(failed & (1u << sl->in.channels[i]))) left[n++] = sl->in.channels[i];
+    return sj_route_choose(left, n, &sl->contact, sl->in.mandatory, ch, why);
+}
+
+/* The channel failed for good (class: permanent, exhausted, expired). */
+static void fail_channel(stage_t *s, slot_t *sl, const char *cls)
+{
+    sj_suppress_t why;
+    sl->fail_class = cls;
+    s->st->dead_letters++;
+    if (s->fallback && sl->has_contact &&
+        choose(sl, sl->in.failed | (1u << sl->ch), &sl->fallback, &why)) {
+        s->st->fallbacks++;
+        to_outcome(s, sl, O_FALLBACK);
+    } else {
+        s->st->undeliverable++;
+        to_outcome(s, sl, O_DEAD);
+    }
+    sj_log(SJ_LOG_INFO, FAC, "intent %s: %s failed for good (%s: %s)%s%s", sl->in.id,
+           ch_name(sl->ch), cls, sl->res.reason,
+           sl->out == O_FALLBACK ? "; next channel: " : "; dead letter, no channel left",
+           sl->out == O_FALLBACK ? ch_name(sl->fallback) : "");
+}
+
+/* What a send's result means for sl. */
+static void decide(stage_t *s, slot_t *sl)
+{
+    int64_t now = now_of(s);
+    s->last_outcome_mono = sj_mono_ms();
+    if (sl->res.cls == SJ_CLASS_OK) {
+        s->st->sent[sl->ch]++;
+        to_outcome(s, sl, O_SENT);
+        return;
+    }
+    if (sl->res.cls == SJ_CLASS_PERMANENT) {
+        fail_channel(s, sl, "permanent");
+        return;
+    }
+    /* A send the open breaker refused never reached the provider: it does
+     * not count as an attempt and waits for the breaker, plus jitter. */
+    unsigned attempt = sl->in.attempt + (sl->res.not_sent ? 0 : 1);
+    int64_t first = sl->in.first_ms ? sl->in.first_ms : sl->sent_ms;
+    int64_t delay = sj_backoff_delay_ms(sl->res.not_sent ? 1 : attempt, s->base_ms,
+                                        s->max_delay_ms, next_rand(s));
+    if (sl->res.not_sent)
+        delay += sl->res.retry_after_ms;
+    else if (sl->res.retry_after_ms > delay)
+        delay = sl->res.retry_after_ms;
+    sl->next_ms = now + delay;
+    const char *limit = attempt >= s->max_attempts            ? "attempts"
+                        : sl->next_ms - first > s->max_age_ms ? "age"
+                        : sl->next_ms >= sl->in.expires_at    ? "expiry"
+                                                              : NULL;
+    if (limit) {
+        char r[sizeof sl->res.reason];
+        snprintf(r, sizeof r, "%.190s (retries exhausted: %s limit after %u attempts)",
+                 sl->res.reason, limit, attempt);
+        memcpy(sl->res.reason, r, sizeof r);
+        sl->in.first_ms = first;
+        fail_channel(s, sl, "exhausted");
+        return;
+    }
+    s->st->retries++;
+    sl->in.first_ms = first;
+    to_outcome(s, sl, O_RETRY);
+}
+
+static void on_sent(void *opaque, const sj_send_result_t *r)
+{
+    slot_t *sl = opaque;
+    sl->res = *r;
+    decide(sl->stage, sl);
+}
+
+/* ---- intake and preparing --------------------------------------------------- */
+
+static size_t intake_kafka(stage_t *s, int wait_ms, sj_kafka_idle_t *idle)
+{
+    size_t room = s->n_free < s->batch ? s->n_free : s->batch;
+    if (!room) return 0;
+    size_t n = sj_kafka_poll_batch(s->consumer, s->msgs, room, wait_ms, idle);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = s->msgs[i];
+        slot_t *sl = slot_alloc(s);
+        part_t *p = part_of(s, m->partition);
+        if (!p) {
+            set_fatal(s, "out of memory");
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        sl->from_kafka = true;
+        sl->partition = m->partition;
+        sl->offset = m->offset;
+        p->ring[(p->head + p->len++) % s->n_slots] = (uint32_t)(sl - s->slots);
+        char problem[160];
+        if (parse_intent(m->payload, m->len, &sl->in, problem, sizeof problem)) {
+            s->new_list[s->n_new++] = (uint32_t)(sl - s->slots);
+        } else {
+            sj_log(SJ_LOG_WARN, FAC, "%s [%d] offset %lld: malformed intent skipped: %s",
+                   rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+                   problem);
+            s->st->malformed++;
+            json_decref(sl->in.root);
+            memset(&sl->in, 0, sizeof sl->in);
+            to_outcome(s, sl, O_MALFORMED);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    s->st->intents += n;
+    if (n) s->st->batches++;
+    return n;
+}
+
+static sj_status_t redis_fail(stage_t *s, const char *what)
+{
+    char e[300];
+    snprintf(e, sizeof e, "redis: %s: %s", what,
+             s->redis->errstr[0] ? s->redis->errstr : "unexpected reply");
+    set_fatal(s, e);
     return SJ_ERR_IO;
 }
 
-/* Appends the commands for the batch and reads the replies: HMGET of the
- * profile for intents to send, ZADD + HSET for intents to park. */
-static sj_status_t redis_round_trip(stage_t *s, size_t n, char *errstr,
-                                    size_t errstr_size)
+/* Reads the replies owed by commands appended after Kafka acknowledgements. */
+static sj_status_t drain_post(stage_t *s)
 {
-    size_t replies = 0;
-    for (size_t i = 0; i < n; i++) {
-        work_t *w = &s->work[i];
-        int rc = REDIS_OK;
-        if (w->what == W_SEND) {
-            if (sj_profile_append_read_full(s->redis, w->resident, &replies) != SJ_OK)
-                rc = REDIS_ERR;
-        } else if (w->what == W_HOLD) {
-            char score[32];
-            snprintf(score, sizeof score, "%lld", (long long)w->not_before);
-            char *json = json_dumps(w->root, JSON_COMPACT);
-            if (!json) return SJ_ERR_NOMEM;
-            rc = redisAppendCommand(s->redis, "HSET %s %s %s", SJ_SCHEDULE_INTENTS_KEY,
-                                    w->id, json);
-            if (rc == REDIS_OK)
-                rc = redisAppendCommand(s->redis, "ZADD %s %s %s", SJ_SCHEDULE_DUE_KEY,
-                                        score, w->id);
-            free(json);
-            replies += 2;
-        }
-        if (rc != REDIS_OK) return redis_io_error(s, errstr, errstr_size);
-    }
-    sj_status_t st = SJ_OK;
-    for (size_t i = 0; i < n; i++) {
-        work_t *w = &s->work[i];
-        if (w->what == W_HOLD) {
-            sj_status_t e = sj_redis_drain(s->redis, 2, errstr, errstr_size);
-            if (e == SJ_ERR_IO) return e;
-            if (e != SJ_OK) st = e;
-            replies -= 2;
-        } else if (w->what == W_SEND) {
-            redisReply *r[2] = {NULL, NULL};
-            for (int k = 0; k < 2; k++) {
-                void *v = NULL;
-                if (redisGetReply(s->redis, &v) != REDIS_OK) {
-                    if (r[0]) freeReplyObject(r[0]);
-                    return redis_io_error(s, errstr, errstr_size);
-                }
-                r[k] = v;
-            }
-            replies -= 2;
-            sj_profile_full_t *p = malloc(sizeof *p);
-            if (p && sj_profile_from_replies(r, 2, p) == SJ_OK) {
-                sj_contact_from_profile(p, w->topic, &w->contact);
-            } else {
-                sj_seterr(errstr, errstr_size,
-                          "redis: unexpected reply reading a profile");
-                st = p ? SJ_ERR : SJ_ERR_NOMEM;
-            }
-            free(p);
-            freeReplyObject(r[0]);
-            freeReplyObject(r[1]);
-        }
-    }
+    if (!s->post_replies) return SJ_OK;
+    char err[300];
+    sj_status_t st = sj_redis_drain(s->redis, s->post_replies, err, sizeof err);
+    s->post_replies = 0;
+    if (st != SJ_OK) set_fatal(s, err);
     return st;
 }
 
-/* Composes and writes one intent's message. Returns SJ_OK also when the
- * intent was suppressed or could not be rendered (both counted); an error
- * only for what must stop the stage (the outbox is not writable). */
-static sj_status_t send_one(stage_t *s, const work_t *w, char *errstr, size_t errstr_size)
+static size_t intake_schedule(stage_t *s)
 {
-    sj_route_channel_t ch;
-    sj_suppress_t why;
-    if (!sj_route_choose(w->channels, w->n_channels, &w->contact, w->mandatory, &ch,
-                         &why)) {
-        s->st->suppressed[why]++;
-        return SJ_OK;
+    int64_t now = now_of(s);
+    size_t room = s->n_free < s->batch ? s->n_free : s->batch;
+    if (!room || now < s->next_schedule_ms || drain_post(s) != SJ_OK) return 0;
+    char err[300];
+    redisReply *r = sj_ledger_take_due(s->redis, now, s->lease_ms, room, err, sizeof err);
+    if (!r) {
+        set_fatal(s, err);
+        return 0;
     }
-    char name[96];
-    snprintf(name, sizeof name, "%s.%s", w->id, ch == SJ_ROUTE_EMAIL ? "eml" : "json");
-    for (int k = 0; k < SJ_ROUTE_CHANNELS; k++) {
-        char other[96];
-        snprintf(other, sizeof other, "%s.%s", w->id,
-                 k == SJ_ROUTE_EMAIL ? "eml" : "json");
-        if (k != (int)ch &&
-            sj_outbox_exists(s->outbox, sj_route_channel_name(k), other)) {
-            s->st->duplicates++;
-            return SJ_OK;
+    size_t n = r->elements / 2;
+    if (n < room) s->next_schedule_ms = now + SCHEDULE_EVERY_MS;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *id = r->element[2 * i], *v = r->element[2 * i + 1];
+        slot_t *sl = slot_alloc(s);
+        char problem[160];
+        if (v->type == REDIS_REPLY_STRING &&
+            parse_intent(v->str, (size_t)v->len, &sl->in, problem, sizeof problem) &&
+            id->type == REDIS_REPLY_STRING && !strcmp(id->str, sl->in.id)) {
+            s->new_list[s->n_new++] = (uint32_t)(sl - s->slots);
+            continue;
         }
+        /* Drop it from the schedule; keep its id (the slot's only string). */
+        sj_log(SJ_LOG_WARN, FAC, "scheduled intent %.64s: malformed, dropped",
+               id->type == REDIS_REPLY_STRING ? id->str : "?");
+        s->st->malformed++;
+        json_decref(sl->in.root);
+        memset(&sl->in, 0, sizeof sl->in);
+        sl->in.root = json_string(id->type == REDIS_REPLY_STRING ? id->str : "");
+        sl->in.id = json_string_value(sl->in.root);
+        sl->unschedule = true;
+        to_outcome(s, sl, O_MALFORMED);
     }
-    int64_t send_ms = s->o->replay_clock ? w->not_before : now_of(s);
-    sj_compose_in_t in = {.id = w->id,
-                          .campaign = w->campaign,
-                          .template_ref = w->template_ref,
-                          .language = w->language,
-                          .reason = w->reason,
-                          .expires_at = w->expires_s,
-                          .mandatory = w->mandatory,
-                          .context = w->context,
+    s->st->released += n;
+    freeReplyObject(r);
+    return n;
+}
+
+static int64_t ttl_of(const stage_t *s, const slot_t *sl, int64_t now)
+{
+    int64_t left = sl->in.expires_at > now ? (sl->in.expires_at - now) / 1000 : 0;
+    return left + s->ttl_extra_s;
+}
+
+/* Renders sl's message and hands it to its channel. */
+static void send_slot(stage_t *s, slot_t *sl, int64_t now)
+{
+    int64_t send_ms = s->o->replay_clock ? sl->in.not_before : now;
+    sj_compose_in_t in = {.id = sl->in.id,
+                          .campaign = sl->in.campaign,
+                          .template_ref = sl->in.template_ref,
+                          .language = sl->in.language,
+                          .reason = sl->in.reason,
+                          .expires_at = sl->in.expires_s,
+                          .mandatory = sl->in.mandatory,
+                          .context = sl->in.context,
                           .send_ms = send_ms,
-                          .channel = ch,
-                          .contact = &w->contact};
+                          .channel = sl->ch,
+                          .contact = &sl->contact};
     char err[1024];
-    sj_buf_reset(&s->msg);
-    sj_status_t st = sj_compose_message(s->compose, &in, &s->msg, err, sizeof err);
+    json_t *record = NULL;
+    sj_buf_reset(&sl->email);
+    sj_status_t st =
+        sj_compose_render(s->compose, &in, &sl->email, &record, err, sizeof err);
+    sl->sent_ms = now;
     if (st == SJ_ERR_NOMEM) {
-        sj_seterr(errstr, errstr_size, "out of memory composing a message");
-        return st;
+        set_fatal(s, "out of memory composing a message");
+        return;
     }
     if (st != SJ_OK) {
         s->st->failed++;
-        sj_log(SJ_LOG_ERROR, FAC, "intent %s (%s, %s): not sent: %s", w->id,
-               w->template_ref, w->language, err);
-        return SJ_OK;
+        sj_log(SJ_LOG_ERROR, FAC, "intent %s (%s, %s, %s): not rendered: %s", sl->in.id,
+               sl->in.template_ref, sl->in.language, ch_name(sl->ch), err);
+        snprintf(sl->res.reason, sizeof sl->res.reason, "render: %.200s", err);
+        fail_channel(s, sl, "permanent");
+        return;
     }
-    st = sj_outbox_write(s->outbox, sj_route_channel_name(ch), name, s->msg.data,
-                         s->msg.len, errstr, errstr_size);
-    if (st == SJ_OK) s->st->sent[ch]++;
-    return st;
+    const char *sender =
+        sl->in.nis ? sj_compose_sms_sender(s->compose, sl->in.nis) : NULL;
+    sj_channel_msg_t m = {.id = sl->in.id,
+                          .channel = sl->ch,
+                          .to = &sl->contact,
+                          .email = sl->email.data,
+                          .email_len = sl->email.len,
+                          .record = record,
+                          .sms_sender = sender ? sender : s->sms_sender};
+    bool now_done = false;
+    sl->st = SL_SENDING;
+    s->sending++;
+    if (!s->first_send_mono) s->first_send_mono = sj_mono_ms();
+    st = sj_channels_send(s->channels, &m, on_sent, sl, &now_done, &sl->res, err,
+                          sizeof err);
+    json_decref(record);
+    if (st != SJ_OK)
+        set_fatal(s, err);
+    else if (now_done)
+        decide(s, sl);
 }
 
-/* Classifies, reads profiles / parks, sends, syncs. from_schedule: the
- * items came from the schedule (never parked again). */
-static sj_status_t process(stage_t *s, size_t n, bool from_schedule, char *errstr,
-                           size_t errstr_size)
+/* After the claim: route, render and send, or say why not. */
+static void after_claim(stage_t *s, slot_t *sl, int64_t now)
 {
-    int64_t now = now_of(s);
-    for (size_t i = 0; i < n; i++) {
-        work_t *w = &s->work[i];
-        if (w->what != W_SEND) continue;
-        int64_t at = s->o->replay_clock ? w->not_before : now;
-        if (w->not_before > now && !from_schedule)
-            w->what = W_HOLD;
-        else if (w->expires_at <= at)
-            w->what = W_EXPIRED;
+    int64_t at = s->o->replay_clock ? sl->in.not_before : now;
+    if (sl->in.expires_at <= at) {
+        sl->why = SJ_SUPPRESS_EXPIRED;
+        s->st->suppressed[sl->why]++;
+        to_outcome(s, sl, O_SUPPRESSED);
+        return;
     }
-    sj_status_t st = redis_round_trip(s, n, errstr, errstr_size);
-    for (size_t i = 0; i < n && st == SJ_OK; i++) {
-        work_t *w = &s->work[i];
-        if (w->what == W_HOLD)
-            s->st->scheduled++;
-        else if (w->what == W_EXPIRED)
-            s->st->suppressed[SJ_SUPPRESS_EXPIRED]++;
-        else if (w->what == W_SEND)
-            st = send_one(s, w, errstr, errstr_size);
+    if (!choose(sl, sl->in.failed, &sl->ch, &sl->why)) {
+        s->st->suppressed[sl->why]++;
+        to_outcome(s, sl, O_SUPPRESSED);
+        return;
     }
-    if (st == SJ_OK) st = sj_outbox_sync(s->outbox, errstr, errstr_size);
-    return st;
+    sl->has_ch = true;
+    if (sj_channels_via(s->channels, sl->ch) == SJ_VIA_OUTBOX &&
+        sj_channels_outbox_elsewhere(s->channels, sl->ch, sl->in.id)) {
+        s->st->duplicates++;
+        to_outcome(s, sl, O_DUPLICATE);
+        return;
+    }
+    send_slot(s, sl, now);
 }
 
-static void free_work(stage_t *s, size_t n)
+/* Reads one claim reply for sl and acts on it. */
+static sj_status_t on_claim(stage_t *s, slot_t *sl, const redisReply *r, int64_t now)
 {
-    for (size_t i = 0; i < n; i++) {
-        json_decref(s->work[i].root);
-        s->work[i].root = NULL;
+    sj_claim_t c;
+    sj_ledger_parse_claim(r, &c);
+    if (c.result == SJ_CLAIM_ERROR) {
+        char e[300];
+        snprintf(e, sizeof e, "redis: claiming intent %s: %s", sl->in.id,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        set_fatal(s, e);
+        return SJ_ERR;
     }
-}
-
-static sj_status_t kafka_batch(stage_t *s, rd_kafka_message_t **msgs, size_t n,
-                               char *errstr, size_t errstr_size)
-{
-    for (size_t i = 0; i < n; i++) {
-        char problem[160];
-        if (parse_intent(msgs[i]->payload, msgs[i]->len, &s->work[i], problem,
-                         sizeof problem))
-            continue;
-        s->work[i].what = W_BAD;
-        s->st->malformed++;
-        sj_log(SJ_LOG_WARN, FAC, "%s [%d] offset %lld: malformed intent skipped: %s",
-               rd_kafka_topic_name(msgs[i]->rkt), (int)msgs[i]->partition,
-               (long long)msgs[i]->offset, problem);
+    if (c.unpublished && c.t_len) {
+        sl->re_t = strndup(c.t, c.t_len);
+        sl->re_dl = c.dl_len ? strndup(c.dl, c.dl_len) : NULL;
+        if (!sl->re_t || (c.dl_len && !sl->re_dl)) return SJ_ERR_NOMEM;
     }
-    sj_status_t st = process(s, n, false, errstr, errstr_size);
-    free_work(s, n);
-    if (st != SJ_OK) return st;
-    s->st->intents += n;
-    s->st->batches++;
-    sj_kafka_store_offsets(s->consumer, msgs, n);
+    switch (c.result) {
+    case SJ_CLAIM_FINAL:
+    case SJ_CLAIM_SCHEDULED:
+        s->st->duplicates++;
+        sl->unschedule = !sl->from_kafka && c.result == SJ_CLAIM_FINAL;
+        to_outcome(s, sl, O_DUPLICATE);
+        break;
+    case SJ_CLAIM_BUSY:
+        s->st->busy++;
+        sl->next_ms = c.since + s->lease_ms;
+        to_outcome(s, sl, O_BUSY);
+        break;
+    case SJ_CLAIM_RECOVERED:
+        s->st->recovered++;
+        sj_log(SJ_LOG_INFO, FAC,
+               "intent %s: was in flight when this instance stopped; sending it again "
+               "(same reference)",
+               sl->in.id);
+        /* fall through */
+    default:
+        sl->claimed = true;
+        after_claim(s, sl, now);
+    }
     return SJ_OK;
 }
 
-/* Takes up to batch due intents from the schedule, processes them and
- * removes them. Returns the number taken in *taken. */
-static sj_status_t release_due(stage_t *s, size_t *taken, char *errstr,
-                               size_t errstr_size)
+/* The NEW slots: one Redis round trip of claims and profile reads, then
+ * each is sent or decided. */
+static sj_status_t prepare(stage_t *s)
 {
-    *taken = 0;
-    redisReply *ids =
-        redisCommand(s->redis, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 %lld",
-                     SJ_SCHEDULE_DUE_KEY, (long long)now_of(s), (long long)s->batch);
-    if (!ids) return redis_io_error(s, errstr, errstr_size);
-    if (ids->type != REDIS_REPLY_ARRAY || ids->elements == 0) {
-        freeReplyObject(ids);
-        return SJ_OK;
-    }
-    size_t n = ids->elements;
-    const char **argv = calloc(n + 2, sizeof *argv);
-    if (!argv) {
-        freeReplyObject(ids);
-        return SJ_ERR_NOMEM;
-    }
-    argv[0] = "HMGET";
-    argv[1] = SJ_SCHEDULE_INTENTS_KEY;
-    for (size_t i = 0; i < n; i++) argv[2 + i] = ids->element[i]->str;
-    redisReply *vals = redisCommandArgv(s->redis, (int)n + 2, argv, NULL);
-    sj_status_t st = vals && vals->type == REDIS_REPLY_ARRAY && vals->elements == n
-                         ? SJ_OK
-                         : redis_io_error(s, errstr, errstr_size);
-    for (size_t i = 0; st == SJ_OK && i < n; i++) {
-        const redisReply *v = vals->element[i];
-        char problem[160];
-        if (v->type == REDIS_REPLY_STRING &&
-            parse_intent(v->str, (size_t)v->len, &s->work[i], problem, sizeof problem))
+    int64_t now = now_of(s);
+    size_t n = s->n_new, replies = 0;
+    s->n_new = 0;
+    if (drain_post(s) != SJ_OK) return SJ_ERR_IO;
+    uint32_t *todo = s->new_list;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        slot_t *sl = &s->slots[todo[i]];
+        if (table_find(s, sl->in.id)) { /* the same intent is in this window */
+            if (sl->from_kafka) s->st->duplicates++;
+            sl->next_ms = now + REPARK_MS;
+            to_outcome(s, sl, sl->from_kafka ? O_DUPLICATE : O_BUSY);
             continue;
-        s->work[i].what = W_BAD;
-        s->st->malformed++;
-        sj_log(SJ_LOG_WARN, FAC, "scheduled intent %.64s: malformed, dropped",
-               argv[2 + i]);
+        }
+        table_add(s, sl);
+        if (sl->from_kafka && sl->in.not_before > now) {
+            sl->next_ms = sl->in.not_before;
+            s->st->scheduled++;
+            to_outcome(s, sl, O_HOLD);
+            continue;
+        }
+        int64_t at = s->o->replay_clock ? sl->in.not_before : now;
+        sj_status_t st =
+            sj_ledger_append_claim(s->redis, sl->in.id, s->owner, now, s->lease_ms,
+                                   sl->from_kafka, ttl_of(s, sl, now));
+        replies++;
+        sl->has_contact = sl->in.expires_at > at;
+        if (st == SJ_OK && sl->has_contact)
+            st = sj_profile_append_read_full(s->redis, sl->in.resident, &replies);
+        if (st != SJ_OK) return redis_fail(s, "buffering commands");
+        todo[k++] = todo[i];
     }
-    if (st == SJ_OK) st = process(s, n, true, errstr, errstr_size);
-    free_work(s, n);
-    if (st == SJ_OK) { /* outcomes are durable: forget them */
-        argv[0] = "HDEL";
-        redisAppendCommandArgv(s->redis, (int)n + 2, argv, NULL);
-        argv[0] = "ZREM";
-        argv[1] = SJ_SCHEDULE_DUE_KEY;
-        redisAppendCommandArgv(s->redis, (int)n + 2, argv, NULL);
-        st = sj_redis_drain(s->redis, 2, errstr, errstr_size);
-        s->st->released += n;
-        *taken = n;
+    sj_profile_full_t *p = malloc(sizeof *p);
+    if (!p) return SJ_ERR_NOMEM;
+    sj_status_t st = SJ_OK;
+    for (size_t i = 0; i < k && st == SJ_OK; i++) {
+        slot_t *sl = &s->slots[todo[i]];
+        void *claim = NULL, *prof[2] = {NULL, NULL};
+        if (redisGetReply(s->redis, &claim) != REDIS_OK) {
+            st = redis_fail(s, "reading claims");
+            break;
+        }
+        for (int j = 0; sl->has_contact && j < 2; j++)
+            if (redisGetReply(s->redis, &prof[j]) != REDIS_OK)
+                st = redis_fail(s, "reading profiles");
+        if (st == SJ_OK && sl->has_contact) {
+            redisReply *pr[2] = {prof[0], prof[1]};
+            if (sj_profile_from_replies(pr, 2, p) == SJ_OK)
+                sj_contact_from_profile(p, sl->in.topic, &sl->contact);
+            else
+                st = redis_fail(s, "reading a profile");
+        }
+        if (st == SJ_OK) st = on_claim(s, sl, claim, now);
+        if (claim) freeReplyObject(claim);
+        for (int j = 0; j < 2; j++)
+            if (prof[j]) freeReplyObject(prof[j]);
     }
-    if (vals) freeReplyObject(vals);
-    freeReplyObject(ids);
-    free(argv);
+    free(p);
+    return s->fatal ? SJ_ERR : st;
+}
+
+/* ---- recording outcomes ----------------------------------------------------- */
+
+typedef struct {
+    char *status, *dl;
+} recs_t;
+
+/* Appends sl's Redis writes; *replies counts them. */
+static sj_status_t append_writes(stage_t *s, slot_t *sl, const recs_t *r, int64_t now,
+                                 size_t *replies)
+{
+    redisContext *rc = s->redis;
+    const char *id = sl->in.id;
+    int64_t ttl = ttl_of(s, sl, now);
+    sj_status_t st = SJ_OK;
+    char *json = NULL;
+    switch (sl->out) {
+    case O_SENT:
+    case O_DEAD:
+    case O_SUPPRESSED:
+        st = sj_ledger_append_transition(rc, id,
+                                         sl->out == O_SENT   ? "sent"
+                                         : sl->out == O_DEAD ? "dead"
+                                                             : "suppressed",
+                                         s->owner, now, r->status, r->dl, ttl);
+        *replies += 2;
+        sl->mark_published = true;
+        sl->unschedule = !sl->from_kafka;
+        break;
+    case O_RETRY:
+    case O_FALLBACK:
+        if (sl->out == O_FALLBACK) {
+            sl->in.failed |= 1u << sl->ch;
+            sl->in.attempt = 0;
+            sl->in.first_ms = 0;
+            sl->next_ms = now;
+        } else if (!sl->res.not_sent) {
+            sl->in.attempt++;
+        }
+        st = sj_ledger_append_transition(rc, id, "retry", s->owner, now, r->status, r->dl,
+                                         ttl);
+        if (st == SJ_OK && !(json = schedule_json(sl, true))) st = SJ_ERR_NOMEM;
+        if (st == SJ_OK) st = sj_ledger_append_schedule(rc, id, json, sl->next_ms);
+        *replies += 4;
+        sl->mark_published = true;
+        break;
+    case O_HOLD:
+    case O_BUSY:
+        if (!(json = schedule_json(sl, false))) return SJ_ERR_NOMEM;
+        st = sj_ledger_append_schedule(rc, id, json, sl->next_ms);
+        *replies += 2;
+        break;
+    default:
+        break;
+    }
+    free(json);
+    if (sl->re_t) sl->mark_published = true;
     return st;
 }
+
+static void produce(stage_t *s, slot_t *sl, const char *topic, const char *json)
+{
+    const char *key = sl->in.resident ? sl->in.resident : sl->in.id;
+    for (int tries = 0;; tries++) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            s->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+            RD_KAFKA_V_VALUE((void *)json, strlen(json)),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(sl),
+            RD_KAFKA_V_END);
+        if (!e) {
+            sl->pending_dr++;
+            s->st->records++;
+            return;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && tries < SJ_KAFKA_QUEUE_FULL_RETRIES) {
+            rd_kafka_poll(s->producer, 100);
+            continue;
+        }
+        char msg[300];
+        snprintf(msg, sizeof msg, "kafka: producing to %s: %s", topic,
+                 rd_kafka_err2str(e));
+        set_fatal(s, msg);
+        return;
+    }
+}
+
+/* After Kafka acknowledged all of sl's records (or there were none). */
+static void finish_slot(stage_t *s, slot_t *sl)
+{
+    if (sl->mark_published && sj_ledger_append_published(s->redis, sl->in.id) == SJ_OK)
+        s->post_replies++;
+    if (sl->unschedule && sj_ledger_append_unschedule(s->redis, sl->in.id) == SJ_OK)
+        s->post_replies += 2;
+    if (sl->st == SL_PUBLISH) s->publishing--;
+    sl->st = SL_DONE;
+    if (!sl->from_kafka) slot_free(s, sl);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    stage_t *s = opaque;
+    slot_t *sl = m->_private;
+    if (m->err) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "kafka: a %s record was not acknowledged: %s",
+                 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+        set_fatal(s, msg);
+        return;
+    }
+    if (sl && --sl->pending_dr == 0) finish_slot(s, sl);
+}
+
+static sj_status_t flush_counters(stage_t *s, size_t *replies)
+{
+    const char *camp, *field;
+    json_t *fields, *v;
+    sj_status_t st = SJ_OK;
+    json_object_foreach(s->counters, camp, fields)
+    {
+        char k[SJ_KEY_MAX], by[24];
+        sj_key_stats(k, camp);
+        json_object_foreach(fields, field, v)
+        {
+            snprintf(by, sizeof by, "%lld", (long long)json_integer_value(v));
+            const char *argv[] = {"HINCRBY", k, field, by};
+            if (st == SJ_OK &&
+                redisAppendCommandArgv(s->redis, 4, argv, NULL) != REDIS_OK)
+                st = SJ_ERR_NOMEM;
+            (*replies)++;
+        }
+    }
+    json_object_clear(s->counters);
+    return st;
+}
+
+/* The counter field of sl's outcome, or NULL. */
+static const char *counter_field(const slot_t *sl, char *buf, size_t size)
+{
+    const char *word = status_word(sl->out);
+    if (!word || sl->out == O_HOLD) return NULL;
+    if (sl->out == O_SUPPRESSED)
+        snprintf(buf, size, "suppressed.%s", sj_suppress_name(sl->why));
+    else
+        snprintf(buf, size, "%s.%s", ch_name(sl->ch), word);
+    return buf;
+}
+
+/* The OUTCOME slots: outbox sync, one Redis round trip of their writes,
+ * then their records to Kafka. */
+static sj_status_t flush(stage_t *s)
+{
+    if (!s->n_outcome) return SJ_OK;
+    char err[512];
+    int64_t now = now_of(s);
+    size_t n = s->n_outcome, replies = s->post_replies;
+    s->post_replies = 0;
+    if (sj_channels_sync(s->channels, err, sizeof err) != SJ_OK) {
+        set_fatal(s, err);
+        return SJ_ERR_IO;
+    }
+    recs_t *recs = calloc(n, sizeof *recs);
+    if (!recs) return SJ_ERR_NOMEM;
+    sj_status_t st = SJ_OK;
+    for (size_t i = 0; i < n && st == SJ_OK; i++) {
+        slot_t *sl = &s->slots[s->outcome_list[i]];
+        char field[96];
+        if (sl->out != O_MALFORMED && sl->out != O_DUPLICATE && sl->out != O_BUSY &&
+            !(recs[i].status = status_record(sl, now)))
+            st = SJ_ERR_NOMEM;
+        if (st == SJ_OK && (sl->out == O_FALLBACK || sl->out == O_DEAD) &&
+            !(recs[i].dl = dead_letter_record(sl, now)))
+            st = SJ_ERR_NOMEM;
+        if (st == SJ_OK) st = append_writes(s, sl, &recs[i], now, &replies);
+        if (st == SJ_OK && counter_field(sl, field, sizeof field)) count(s, sl, field);
+        if (st == SJ_OK && sl->out == O_DEAD) count(s, sl, "undeliverable");
+    }
+    if (st == SJ_OK) st = flush_counters(s, &replies);
+    if (st == SJ_OK) st = sj_redis_drain(s->redis, replies, err, sizeof err);
+    if (st != SJ_OK) set_fatal(s, st == SJ_ERR_NOMEM ? "out of memory" : err);
+    for (size_t i = 0; i < n; i++) {
+        slot_t *sl = &s->slots[s->outcome_list[i]];
+        if (!s->fatal) {
+            if (sl->re_t) produce(s, sl, s->t_status, sl->re_t);
+            if (sl->re_dl && *sl->re_dl) produce(s, sl, s->t_dl, sl->re_dl);
+            if (sl->re_t) s->st->republished++;
+            if (recs[i].status) produce(s, sl, s->t_status, recs[i].status);
+            if (recs[i].dl) produce(s, sl, s->t_dl, recs[i].dl);
+        }
+        free(recs[i].status);
+        free(recs[i].dl);
+        if (s->fatal) continue;
+        if (sl->pending_dr) {
+            sl->st = SL_PUBLISH;
+            s->publishing++;
+        } else {
+            finish_slot(s, sl);
+        }
+    }
+    s->n_outcome = 0;
+    free(recs);
+    return s->fatal ? SJ_ERR : SJ_OK;
+}
+
+/* Stores the offsets up to which every slot is done, and frees those. */
+static void advance_offsets(stage_t *s)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    const char *topic = sj_conf_get(s->conf, "topic.notifications");
+    for (size_t i = 0; i < s->n_parts; i++) {
+        part_t *p = &s->parts[i];
+        bool moved = false;
+        while (p->len) {
+            slot_t *sl = &s->slots[p->ring[p->head]];
+            if (sl->st != SL_DONE) break;
+            p->next = sl->offset + 1;
+            slot_free(s, sl);
+            p->head = (p->head + 1) % s->n_slots;
+            p->len--;
+            moved = true;
+        }
+        if (!moved) continue;
+        if (!l) l = rd_kafka_topic_partition_list_new((int)s->n_parts);
+        rd_kafka_topic_partition_list_add(l, topic, p->partition)->offset = p->next;
+    }
+    if (!l) return;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(s->consumer, l);
+    if (e)
+        sj_log(SJ_LOG_INFO, "kafka",
+               "offsets not stored (%s): partitions were reassigned; the new owner "
+               "replays them and finds them done",
+               rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* ---- setup and the loop ----------------------------------------------------- */
 
 static sj_status_t setup(stage_t *s, char *errstr, size_t errstr_size)
 {
     const sj_conf_t *c = s->conf;
     const char *tdir =
         s->o->templates_dir ? s->o->templates_dir : sj_conf_get(c, "templates.dir");
-    const char *odir = s->o->outbox_dir ? s->o->outbox_dir : sj_conf_get(c, "outbox.dir");
+    sj_status_t st;
     if (!(s->compose =
               sj_compose_new(tdir, sj_conf_get(c, "email.from"),
                              sj_conf_get(c, "email.domain"), errstr, errstr_size)))
         return SJ_ERR_INPUT;
-    if (!(s->outbox = sj_outbox_new(odir, errstr, errstr_size))) return SJ_ERR_IO;
+    if (!(s->channels = sj_channels_new(c, s->o->outbox_dir, &st, errstr, errstr_size)))
+        return st;
     s->redis = sj_redis_connect(sj_conf_get(c, "redis.url"),
                                 (int)sj_conf_get_int(c, "redis.timeout-ms"), errstr,
                                 errstr_size);
     if (!s->redis) return SJ_ERR_IO;
+    if (!(s->producer = sj_kafka_producer_new(c, on_delivery, s, errstr, errstr_size)))
+        return SJ_ERR;
+    int timeout = (int)sj_conf_get_int(c, "kafka.timeout-ms");
+    int parts = (int)sj_conf_get_int(c, "topic.partitions");
+    if ((st = sj_kafka_topic_ensure(s->producer, s->t_status, parts, timeout, errstr,
+                                    errstr_size)) != SJ_OK ||
+        (st = sj_kafka_topic_ensure(s->producer, s->t_dl, parts, timeout, errstr,
+                                    errstr_size)) != SJ_OK)
+        return st;
     const char *topic = sj_conf_get(c, "topic.notifications");
     s->consumer = sj_kafka_consumer_new(c, sj_conf_get(c, "deliver.group"), topic, errstr,
                                         errstr_size);
     return s->consumer ? SJ_OK : SJ_ERR;
 }
 
+static sj_status_t init(stage_t *s)
+{
+    const sj_conf_t *c = s->conf;
+    s->owner = sj_conf_get(c, "deliver.instance");
+    s->t_status = sj_conf_get(c, "topic.delivery-status");
+    s->t_dl = sj_conf_get(c, "topic.dead-letter");
+    s->sms_sender = sj_conf_get(c, "sms.sender");
+    s->lease_ms = sj_conf_get_int(c, "deliver.lease-ms");
+    s->base_ms = sj_conf_get_int(c, "deliver.retry-base-ms");
+    s->max_delay_ms = sj_conf_get_int(c, "deliver.retry-max-delay-ms");
+    s->max_age_ms = sj_conf_get_int(c, "deliver.retry-max-age-ms");
+    s->max_attempts = (unsigned)sj_conf_get_int(c, "deliver.retry-max-attempts");
+    s->fallback = sj_conf_get_bool(c, "deliver.fallback");
+    s->ttl_extra_s = sj_conf_get_int(c, "deliver.state-ttl-days") * 86400;
+    s->n_slots = (size_t)sj_conf_get_int(c, "deliver.max-in-flight");
+    s->batch = s->o->batch_max ? s->o->batch_max : SJ_DELIVER_BATCH_DEFAULT;
+    if (s->batch > SJ_DELIVER_BATCH_MAX) s->batch = SJ_DELIVER_BATCH_MAX;
+    if (s->batch > s->n_slots) s->batch = s->n_slots;
+    size_t tsize = 16;
+    while (tsize < 2 * s->n_slots) tsize *= 2;
+    s->table_mask = tsize - 1;
+    s->fixed_clock = s->o->now_ms || getenv("SEINTJE_NOW");
+    s->clock0 = s->o->now_ms ? s->o->now_ms : sj_now_ms();
+    s->mono0 = sj_mono_ms();
+    s->rng = (uint64_t)sj_mono_us() ^ ((uint64_t)getpid() << 32);
+    s->slots = calloc(s->n_slots, sizeof *s->slots);
+    s->free_list = calloc(s->n_slots, sizeof *s->free_list);
+    s->new_list = calloc(s->n_slots, sizeof *s->new_list);
+    s->outcome_list = calloc(s->n_slots, sizeof *s->outcome_list);
+    s->table = calloc(tsize, sizeof *s->table);
+    s->msgs = calloc(s->batch, sizeof *s->msgs);
+    s->counters = json_object();
+    if (!s->slots || !s->free_list || !s->new_list || !s->outcome_list || !s->table ||
+        !s->msgs || !s->counters)
+        return SJ_ERR_NOMEM;
+    for (size_t i = 0; i < s->n_slots; i++) {
+        sj_buf_init(&s->slots[i].email, SJ_EMAIL_MAX_MESSAGE);
+        s->free_list[s->n_free++] = (uint32_t)(s->n_slots - 1 - i);
+    }
+    return SJ_OK;
+}
+
 static void teardown(stage_t *s)
 {
-    if (s->redis && s->redis->err == 0) {
-        redisReply *r = redisCommand(s->redis, "ZCARD %s", SJ_SCHEDULE_DUE_KEY);
-        if (r && r->type == REDIS_REPLY_INTEGER) s->st->pending = (uint64_t)r->integer;
-        if (r) freeReplyObject(r);
+    if (s->producer)
+        rd_kafka_flush(s->producer, (int)sj_conf_get_int(s->conf, "kafka.timeout-ms"));
+    if (s->redis && s->redis->err == 0 && !s->fatal) {
+        drain_post(s);
+        char err[200];
+        sj_ledger_next_due(s->redis, &s->st->pending, err, sizeof err);
     }
+    if (s->consumer && !s->fatal) advance_offsets(s);
     if (s->consumer) {
         rd_kafka_commit(s->consumer, NULL, 0);
         rd_kafka_consumer_close(s->consumer);
         rd_kafka_destroy(s->consumer);
     }
+    if (s->channels)
+        sj_channels_report(s->channels, s->st->report, sizeof s->st->report, "");
+    sj_channels_destroy(s->channels);
+    if (s->producer) rd_kafka_destroy(s->producer);
     if (s->redis) redisFree(s->redis);
     sj_compose_destroy(s->compose);
-    sj_outbox_destroy(s->outbox);
-    free(s->work);
-    sj_buf_free(&s->msg);
+    for (size_t i = 0; s->slots && i < s->n_slots; i++) {
+        json_decref(s->slots[i].in.root);
+        free(s->slots[i].re_t);
+        free(s->slots[i].re_dl);
+        sj_buf_free(&s->slots[i].email);
+    }
+    for (size_t i = 0; i < s->n_parts; i++) free(s->parts[i].ring);
+    free(s->parts);
+    free(s->slots);
+    free(s->free_list);
+    free(s->new_list);
+    free(s->outcome_list);
+    free(s->table);
+    free(s->msgs);
+    json_decref(s->counters);
+}
+
+/* Whether the run may end: -e and nothing arrived, nothing in the window,
+ * nothing due in the schedule within the idle time. */
+static bool idle_done(stage_t *s, sj_kafka_idle_t *idle)
+{
+    if (s->o->until_idle_ms < 0 || s->n_free != s->n_slots) return false;
+    if (!sj_kafka_idle_reached(idle, s->consumer, s->o->until_idle_ms)) return false;
+    if (drain_post(s) != SJ_OK) return true;
+    char err[300];
+    int64_t due = sj_ledger_next_due(s->redis, NULL, err, sizeof err);
+    if (due == INT64_MIN) {
+        set_fatal(s, err);
+        return true;
+    }
+    return due < 0 || due > now_of(s) + s->o->until_idle_ms;
+}
+
+static void loop(stage_t *s)
+{
+    sj_kafka_idle_t idle;
+    sj_kafka_idle_init(&idle);
+    char err[512];
+    while (!s->fatal) {
+        bool stopping = s->o->stop && *s->o->stop;
+        size_t in = 0;
+        if (!stopping) {
+            bool quiet = s->n_free == s->n_slots;
+            in += intake_kafka(s, quiet ? POLL_MS : 0, &idle);
+            in += intake_schedule(s);
+        }
+        if (s->n_new && prepare(s) != SJ_OK) break;
+        int wait = in || s->n_outcome ? 0 : s->sending ? DRAIN_MS : 0;
+        if (sj_channels_run(s->channels, wait, err, sizeof err) < 0) set_fatal(s, err);
+        if (!s->fatal && flush(s) != SJ_OK) break;
+        rd_kafka_poll(s->producer, !in && !s->sending && s->publishing ? DRAIN_MS : 0);
+        advance_offsets(s);
+        if (stopping && s->n_free == s->n_slots) break;
+        if (!in && idle_done(s, &idle)) break;
+    }
+    sj_kafka_idle_free(&idle);
 }
 
 sj_status_t sj_deliver_run(const sj_conf_t *conf, const sj_deliver_opts_t *o,
@@ -427,36 +1245,27 @@ sj_status_t sj_deliver_run(const sj_conf_t *conf, const sj_deliver_opts_t *o,
     memset(stats, 0, sizeof *stats);
     int64_t t0 = sj_mono_ms();
     stage_t s = {.conf = conf, .o = o, .st = stats};
-    s.batch = o->batch_max ? o->batch_max : SJ_DELIVER_BATCH_DEFAULT;
-    if (s.batch > SJ_DELIVER_BATCH_MAX) s.batch = SJ_DELIVER_BATCH_MAX;
-    sj_buf_init(&s.msg, SJ_COMPOSE_MAX_OUTPUT * 2);
-    rd_kafka_message_t **msgs = calloc(s.batch, sizeof *msgs);
-    s.work = calloc(s.batch, sizeof *s.work);
-    sj_status_t st = msgs && s.work ? setup(&s, errstr, errstr_size) : SJ_ERR_NOMEM;
+    sj_status_t st = init(&s);
     if (st == SJ_ERR_NOMEM) sj_seterr(errstr, errstr_size, "out of memory");
-    sj_kafka_idle_t idle;
-    sj_kafka_idle_init(&idle);
-    while (st == SJ_OK && !(o->stop && *o->stop)) {
-        size_t n = sj_kafka_poll_batch(s.consumer, msgs, s.batch, POLL_MS, &idle),
-               due = 0;
-        if (n) {
-            st = kafka_batch(&s, msgs, n, errstr, errstr_size);
-            for (size_t i = 0; i < n; i++) rd_kafka_message_destroy(msgs[i]);
+    if (st == SJ_OK) st = setup(&s, errstr, errstr_size);
+    if (st == SJ_OK) {
+        loop(&s);
+        if (s.fatal) {
+            sj_seterr(errstr, errstr_size, "%s", s.fatal_err);
+            st = SJ_ERR;
         }
-        if (st == SJ_OK) st = release_due(&s, &due, errstr, errstr_size);
-        if (st == SJ_OK && !n && !due && o->until_idle_ms >= 0 &&
-            sj_kafka_idle_reached(&idle, s.consumer, o->until_idle_ms))
-            break;
     }
     teardown(&s);
-    free(msgs);
-    sj_kafka_idle_free(&idle);
     stats->seconds = (double)(sj_mono_ms() - t0) / 1000.0;
+    if (s.first_send_mono && s.last_outcome_mono > s.first_send_mono)
+        stats->send_seconds = (double)(s.last_outcome_mono - s.first_send_mono) / 1000.0;
     return st;
 }
 
 void sj_deliver_print_summary(FILE *out, const char *prefix, const sj_deliver_stats_t *s)
 {
+    unsigned long long sent = 0;
+    for (int k = 0; k < SJ_ROUTE_CHANNELS; k++) sent += s->sent[k];
     fprintf(out, "%sintents:         %llu (%llu malformed, skipped)\n", prefix,
             (unsigned long long)s->intents, (unsigned long long)s->malformed);
     fprintf(out, "%smessages:        email %llu, sms %llu, app %llu\n", prefix,
@@ -475,6 +1284,30 @@ void sj_deliver_print_summary(FILE *out, const char *prefix, const sj_deliver_st
         "%sscheduled:       %llu parked, %llu released when due, %llu still pending\n",
         prefix, (unsigned long long)s->scheduled, (unsigned long long)s->released,
         (unsigned long long)s->pending);
+    fprintf(out,
+            "%sretries:         %llu scheduled; dead letters %llu (%llu went on to the "
+            "next channel, %llu undeliverable)\n",
+            prefix, (unsigned long long)s->retries, (unsigned long long)s->dead_letters,
+            (unsigned long long)s->fallbacks, (unsigned long long)s->undeliverable);
+    fprintf(out,
+            "%srecovery:        %llu sent again after a crash, %llu held by another "
+            "instance, %llu transitions published again\n",
+            prefix, (unsigned long long)s->recovered, (unsigned long long)s->busy,
+            (unsigned long long)s->republished);
+    fprintf(out, "%srecords:         %llu status and dead-letter records\n", prefix,
+            (unsigned long long)s->records);
+    if (s->send_seconds > 0)
+        fprintf(out, "%sthroughput:      %.0f messages/s (%llu in %.2f s of sending)\n",
+                prefix, (double)sent / s->send_seconds, sent, s->send_seconds);
+    if (s->report[0]) {
+        const char *p = s->report;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t len = nl ? (size_t)(nl - p) : strlen(p);
+            fprintf(out, "%s%.*s\n", prefix, (int)len, p);
+            p += len + (nl ? 1 : 0);
+        }
+    }
     fprintf(out, "%selapsed:         %.2f s\n", prefix, s->seconds);
 }
 
@@ -498,12 +1331,23 @@ static const char deliver_help[] =
     "usage: seintje deliver [options]\n"
     "Consumes notification intents (topic.notifications), reads each resident's profile\n"
     "from Redis at send time, chooses the channel, renders the templates in\n"
-    "templates.dir and writes one file per message under outbox.dir\n"
-    "(email/<id>.eml, sms/<id>.json, app/<id>.json). Intents not yet due wait in a\n"
-    "Redis schedule. Runs until SIGINT/SIGTERM, or until idle with -e.\n\n"
+    "templates.dir and sends the message: by default one file per message under\n"
+    "outbox.dir (email/<id>.eml, sms/<id>.json, app/<id>.json); with email.transport\n"
+    "smtp, sms.transport webhook|twilio, app.transport inbox over the network, many\n"
+    "at once, with per-provider rate limits (smtp.rate ...) and circuit breakers\n"
+    "(breaker.*). Each intent is claimed in Redis first, so it is sent once.\n"
+    "Temporary failures are retried from a Redis schedule with backoff\n"
+    "(deliver.retry-*); permanent ones go to topic.dead-letter and on to the next\n"
+    "channel. Every transition is a record on topic.delivery-status. Intents not\n"
+    "yet due wait in the schedule. Runs until SIGINT/SIGTERM (in-flight sends are\n"
+    "finished first), or until idle with -e. See also: seintje dead-letter.\n"
+    "Secrets: smtp.password-file or SEINTJE_SMTP_PASSWORD, sms.api-key-file or\n"
+    "SEINTJE_SMS_API_KEY, sms.twilio-token-file or SEINTJE_SMS_TWILIO_TOKEN,\n"
+    "app.client-secret-file or SEINTJE_APP_CLIENT_SECRET.\n\n"
     "options:\n"
-    "  -e                     stop once every partition is consumed (idle 2000 ms)\n"
-    "      --until-idle MS    same, with MS ms of silence before stopping\n"
+    "  -e                     stop once every partition is consumed, nothing is in\n"
+    "                         flight and nothing is due within 2000 ms\n"
+    "      --until-idle MS    same, with MS ms instead of 2000\n"
     "      --replay-clock     send each due intent as if at its not_before time\n"
     "      --now TIME         fixed \"now\" (RFC 3339; also SEINTJE_NOW)\n"
     "      --outbox DIR       same as -X outbox.dir=DIR\n"

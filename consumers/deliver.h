@@ -1,35 +1,48 @@
-/* `seintje deliver`: notification intents in, messages out.
+/* `seintje deliver`: notification intents in, messages out, each one
+ * ending in a recorded final state.
  *
  * Contract:
  *  - input: topic `topic.notifications` (intents, see segments/intent.h),
- *    consumer group `deliver.group`;
+ *    consumer group `deliver.group`; output: the messages (channels.h: the
+ *    outbox, SMTP, an SMS gateway, the app inbox), one status record per
+ *    transition on `topic.delivery-status` and one dead-letter record per
+ *    channel that failed for good on `topic.dead-letter`, counters in
+ *    sj:{stats}:<campaign> ("<variant>|<channel>.sent", ...), the delivery
+ *    state in Redis (ledger.h);
  *  - at send time the resident's profile sj:res:{<pseudonym>} is read from
- *    Redis (one pipelined round trip per batch) and the first channel of the
- *    intent's order with a contact point and consent is chosen (route.h);
- *    otherwise the intent is suppressed (no-channel, inactive, no-profile);
- *  - the message is rendered from templates.dir (compose.h) and written to
- *    the outbox, `outbox.dir`/<channel>/<intent-id>.<eml|json> (outbox.h),
- *    atomically; a replay overwrites the same file. An intent whose id is
- *    already in another channel's directory (the profile changed between a
- *    crash and its replay) is not sent again (counted as duplicate);
- *  - an intent past its expires_at is suppressed (expired);
- *  - an intent whose not_before is still in the future is parked in Redis,
- *    in the schedule sj:{schedule}:due (sorted set, id scored by not_before
- *    in ms) with its JSON in the hash sj:{schedule}:intents, and its offset
- *    is acknowledged; every loop also releases the parked intents that are
- *    due, and removes them once their outcome is durable. This minimal
- *    scheduler is the seam where send windows and quiet hours will go;
- *  - at-least-once: Kafka offsets are stored only after the batch's files
- *    are fsynced (and its parked intents written to Redis);
- *  - a malformed intent is logged by partition and offset and skipped; an
- *    intent that cannot be rendered (missing or broken template) is logged
- *    with its id and template and counted as failed, never blocking others.
+ *    Redis and the first channel of the intent's order with a contact point
+ *    and consent is chosen (route.h), skipping channels that already failed
+ *    for good; otherwise the intent is suppressed (no-channel, inactive,
+ *    no-profile); an intent past its expires_at is suppressed (expired);
+ *  - an intent whose not_before is still in the future is parked in the
+ *    schedule (sj:{schedule}:due, :intents) and its status is "scheduled";
+ *  - idempotency: before a send the intent is claimed in Redis
+ *    (sj:dlv:{<id>}); an intent already sent, dead-lettered or suppressed is
+ *    a duplicate and is not sent again. Only a message that was in flight
+ *    when this instance (deliver.instance) died can be sent twice: the claim
+ *    it left says so and it is sent again, with the same Message-ID or
+ *    provider reference (the intent id), so the receiver can drop it;
+ *  - failures: temporary ones (no answer, SMTP 4xx, HTTP 408/425/429/5xx,
+ *    401/403, an open circuit breaker) go back to the schedule with
+ *    exponential backoff and jitter (deliver.retry-*; Retry-After is
+ *    honoured), without holding up other messages; permanent ones (SMTP
+ *    5xx, other HTTP 4xx, a template that does not render, an address the
+ *    channel refuses) and exhausted retries go to the dead letters with the
+ *    reason, and on to the intent's next usable channel (deliver.fallback);
+ *  - durability: a Kafka offset is stored only when every intent up to it
+ *    is final: sent, scheduled (for later or for a retry) or dead-lettered,
+ *    with its state in Redis and its records acknowledged by Kafka. A
+ *    transition whose records were not acknowledged is published again by
+ *    whoever finds it next (status records are at least once);
+ *  - many sends are in flight at once (deliver.max-in-flight intents, the
+ *    channels' connections), with per-provider rate limits and circuit
+ *    breakers (transport.h);
+ *  - a malformed intent is logged by partition and offset and skipped.
  *
- * Clock: "now" is the wall clock (SEINTJE_NOW overrides it). With
+ * Clock: "now" is the wall clock; with --now or SEINTJE_NOW it starts at
+ * that time and advances with the process (so retries become due). With
  * `replay_clock`, a due intent is sent as if at its not_before moment: its
- * expiry is checked then and the message is dated then. Together with the
- * segment stage's replay clock this replays a period of history as if it
- * had run live (`seintje demo` does this with now = the end of the period).
+ * expiry is checked then and the message is dated then (`seintje demo`).
  *
  * Thread-safety: sj_deliver_run() uses its own clients and may run in a
  * thread of its own; the stop flag is the only shared state. */
@@ -41,6 +54,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "consumers/ledger.h"
 #include "consumers/route.h"
 #include "core/common.h"
 #include "core/config.h"
@@ -48,8 +62,6 @@
 #define SJ_DELIVER_BATCH_DEFAULT 500
 #define SJ_DELIVER_BATCH_MAX     10000
 #define SJ_DELIVER_INTENT_MAX    (256 * 1024) /* bytes; larger intents are malformed */
-#define SJ_SCHEDULE_DUE_KEY      "sj:{schedule}:due"
-#define SJ_SCHEDULE_INTENTS_KEY  "sj:{schedule}:intents"
 
 typedef struct sj_deliver_opts {
     int until_idle_ms;         /* >= 0: stop when every assigned partition reached its
@@ -68,13 +80,23 @@ typedef struct sj_deliver_stats {
     uint64_t malformed; /* skipped as malformed */
     uint64_t sent[SJ_ROUTE_CHANNELS];
     uint64_t suppressed[SJ_SUPPRESS_REASONS];
-    uint64_t failed;     /* could not be rendered (see the log) */
-    uint64_t duplicates; /* already in another channel's outbox */
-    uint64_t scheduled;  /* parked until not_before */
-    uint64_t released;   /* taken from the schedule when due */
-    uint64_t pending;    /* still parked when the run ended */
+    uint64_t failed;        /* could not be rendered (see the log) */
+    uint64_t duplicates;    /* already sent or final, or in flight here */
+    uint64_t scheduled;     /* parked until not_before */
+    uint64_t released;      /* taken from the schedule when due */
+    uint64_t pending;       /* in the schedule when the run ended */
+    uint64_t retries;       /* temporary failures scheduled for another attempt */
+    uint64_t dead_letters;  /* channels that failed for good (dead-letter records) */
+    uint64_t fallbacks;     /* of those, intents that went on to their next channel */
+    uint64_t undeliverable; /* intents with no channel left */
+    uint64_t recovered;     /* in flight when an earlier run died: sent again */
+    uint64_t busy;          /* held by another instance: parked until its lease ends */
+    uint64_t republished;   /* transitions whose records were published again */
+    uint64_t records;       /* status and dead-letter records published */
     uint64_t batches;
     double seconds;
+    double send_seconds; /* from the first send to the last outcome */
+    char report[2048];   /* per-provider counters (channels.h), or "" */
 } sj_deliver_stats_t;
 
 /* Runs the stage until idle, stopped or a fatal error (Redis or Kafka

@@ -298,6 +298,7 @@ static sj_verdict_t judge(const sj_xfer_result_t *x, const char *what,
     sj_verdict_t v = {0};
     if (x->not_sent) {
         v.cls = res->cls = SJ_CLASS_TEMPORARY;
+        res->not_sent = true;
         res->retry_after_ms = x->wait_ms;
         snprintf(res->reason, sizeof res->reason, "%s: %s", what, x->error);
         return v;

@@ -199,6 +199,7 @@ static sj_verdict_t on_done(void *opaque, const sj_xfer_result_t *x)
     res.cls =
         x->not_sent ? SJ_CLASS_TEMPORARY : sj_smtp_classify(x->code, x->status, &fault);
     if (x->not_sent) {
+        res.not_sent = true;
         res.retry_after_ms = x->wait_ms;
         snprintf(res.reason, sizeof res.reason, "smtp: %s", x->error);
     } else if (res.cls != SJ_CLASS_OK) {

@@ -372,11 +372,16 @@ static void finish(sj_xfer_t *x, CURLcode code, bool not_sent, int64_t now_ms)
                           .body_len = x->body.len,
                           .retry_after = x->retry_after[0] ? x->retry_after : NULL,
                           .www_authenticate = x->www_auth[0] ? x->www_auth : NULL};
+    char answer[64];
     if (not_sent) {
         r.error = "circuit breaker open";
         r.wait_ms = sj_breaker_wait_ms(&p->breaker, now_ms);
     } else {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r.status);
+        if (code == CURLE_OK && r.status >= 300) {
+            snprintf(answer, sizeof answer, "answered %ld", r.status);
+            r.error = answer;
+        }
     }
     sj_verdict_t v = x->done(x->opaque, &r);
     if (not_sent)

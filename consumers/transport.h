@@ -54,6 +54,7 @@ const char *sj_class_name(sj_class_t c);
  * (smtp.h, http_gateway.h, channels.h) report it to their caller. */
 typedef struct sj_send_result {
     sj_class_t cls;
+    bool not_sent;          /* never reached the provider (its breaker is open) */
     int64_t retry_after_ms; /* > 0: the provider asked to wait this long */
     char reason[256];       /* short, never personal data: "smtp 550 (RCPT failed:
                                550)", "http 429", "timeout" */

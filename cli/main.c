@@ -22,6 +22,7 @@ static const command_t commands[] = {
     {"campaign", sj_cmd_campaign, "validate campaign files"},
     {"resident", sj_cmd_resident, "show or forget what Seintje keeps about one resident"},
     {"deliver", sj_cmd_deliver, "render and deliver notification intents"},
+    {"dead-letter", sj_cmd_dead_letter, "list or replay messages that failed for good"},
     {"render", sj_cmd_render, "render a Mustache template (for officers and tests)"},
     {"rule", sj_cmd_rule,
      "evaluate a JsonLogic rule over JSON data (try audience rules)"},
@@ -37,7 +38,7 @@ static void usage(FILE *out)
                  "Proactive notifications for local governments: life events in,\n"
                  "the right message at the right moment out.\n\ncommands:\n");
     for (size_t i = 0; i < SJ_ARRAY_LEN(commands); i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-11s %s\n", commands[i].name, commands[i].summary);
 }
 
 int sj_cmd_config(int argc, char **argv)

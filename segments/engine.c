@@ -99,6 +99,8 @@ typedef struct item {
     redisReply **r;
     bool snap; /* the batch's first event of a resident with more: copy its state */
     redisReply *consent_reply; /* to consents_ask()'s read */
+    bool cand_resident;        /* first event: the resident has a campaign in the batch */
+    bool now_pass;             /* its replies are read in gather() (else later) */
     char arena[FAST_MAX];      /* the scanner path's decoded strings (ev, u point here) */
     sj_profile_update_t *u;    /* an event's update (in stage.updates) */
     bool consent_read;         /* its stored consents were read (round trip 1) */
@@ -175,6 +177,7 @@ typedef struct stage {
     size_t n_steps, cap_steps;
     size_t n_writes; /* replies owed by the decision writes */
     size_t n_post; /* replies owed by post-commit writes, read with the next round trip */
+    size_t n_later;  /* replies owed by the updates gather() sent last */
     json_t *decided; /* ids decided in this batch */
     json_t *sends;   /* pseudonym -> [ms...] sent in this batch */
     json_t *cleanup; /* [[pseudonym, id]...] final in this batch, cleaned after commit */
@@ -927,18 +930,16 @@ typedef struct {
     size_t used; /* of it->arena */
 } fast_t;
 
-static bool span_eq(const sj_jval_t *k, const char *lit)
-{
-    size_t n = strlen(lit);
-    return k->len == n + 2 && !memcmp(k->p + 1, lit, n);
-}
-
 /* The index of the member `name` of the object whose member index is
  * parent (-1: the root), or -1. */
 static int fast_find(const sj_jindex_t *idx, int parent, const char *name)
 {
-    for (size_t i = (size_t)(parent + 1); i < idx->count; i++)
-        if (idx->m[i].parent == parent && span_eq(&idx->m[i].key, name)) return (int)i;
+    size_t n = strlen(name);
+    for (size_t i = (size_t)(parent + 1); i < idx->count; i++) {
+        const sj_jval_t *k = &idx->m[i].key; /* with its quotes */
+        if (idx->m[i].parent == parent && k->len == n + 2 && !memcmp(k->p + 1, name, n))
+            return (int)i;
+    }
     return -1;
 }
 
@@ -1397,12 +1398,7 @@ static sj_status_t gather_item(stage_t *s, item_t *it, size_t *owed)
     size_t n = 0;
     sj_status_t st = SJ_OK;
     char k[SJ_KEY_MAX];
-    if (it->kind == K_EVENT) {
-        if ((st = append_update(s, it, &n)) != SJ_OK) return st;
-        if ((st = find_candidates(s, it)) != SJ_OK) return st;
-    } else if (it->kind == K_BATCH) {
-        if ((st = find_candidates(s, it)) != SJ_OK) return st;
-    }
+    if (it->kind == K_EVENT && (st = append_update(s, it, &n)) != SJ_OK) return st;
     it->r_profile = n; /* replies before this are the updates */
     if (it->kind != K_TICK && it->n_cand == 0) {
         it->nr = n;
@@ -1466,9 +1462,29 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
     }
     size_t snap = 0;
     if (st == SJ_OK) st = snapshot(s, &snap);
-    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++)
-        if (s->items[i].ok && (st = gather_item(s, &s->items[i], &owed)) == SJ_OK)
+    /* The residents with a campaign to decide go first, with their reads;
+     * the updates of everyone else follow, and their replies are read only
+     * with the decision writes: Redis applies them while the campaigns are
+     * decided here. (Each resident's commands stay in order.) */
+    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
+        item_t *it = &s->items[i];
+        if (!it->ok || it->kind == K_TICK) continue;
+        if ((st = find_candidates(s, it)) == SJ_OK && it->kind == K_EVENT && it->n_cand)
+            s->items[it->first_event].cand_resident = true;
+    }
+    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
+        item_t *it = &s->items[i];
+        it->now_pass =
+            it->ok && (it->kind != K_EVENT || s->items[it->first_event].cand_resident);
+        if (it->now_pass && (st = gather_item(s, it, &owed)) == SJ_OK)
             st = flush_some(s, i);
+    }
+    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
+        item_t *it = &s->items[i];
+        if (!it->ok || it->now_pass) continue;
+        if ((st = append_update(s, it, &s->n_later)) == SJ_OK) st = flush_some(s, i);
+        s->st->profile_updates++;
+    }
     if (st != SJ_OK) {
         free(argv);
         sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
@@ -1514,7 +1530,15 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
             }
         if (st == SJ_OK && it->kind == K_EVENT) s->st->profile_updates++;
     }
-    /* the prefetched batch's consent reads came after this batch's commands */
+    return st;
+}
+
+/* The replies the batch still owes before its decision writes': the
+ * updates gather() sent last, then the prefetched batch's consent reads. */
+static sj_status_t gather_finish(stage_t *s, char *errstr, size_t errstr_size)
+{
+    sj_status_t st = drain(s, s->n_later, errstr, errstr_size);
+    s->n_later = 0;
     batch_t *nx = &s->b[!s->cur];
     if (st == SJ_OK && nx->asked && !nx->taken)
         st = consents_take(s, nx, errstr, errstr_size);
@@ -1769,6 +1793,7 @@ static sj_status_t process_batch(stage_t *s, batch_t *b, char *errstr, size_t er
     size_t owed = s->n_writes;
     s->n_writes = 0;
     t = phase(s, SJ_PHASE_RULES, t);
+    if (st == SJ_OK) st = gather_finish(s, errstr, errstr_size);
     if (st == SJ_OK) st = drain(s, owed, errstr, errstr_size);
     t = phase(s, SJ_PHASE_WRITE, t);
     if (st == SJ_OK) st = txn_commit(s, msgs, n, errstr, errstr_size);

@@ -61,6 +61,7 @@ typedef struct {
     unsigned attempt;
     int64_t first_ms;
     unsigned failed;
+    const char *last_error; /* the last error the provider itself gave */
 } intent_t;
 
 static bool is_hex(const char *s, size_t min, size_t max)
@@ -97,6 +98,7 @@ static bool parse_delivery(intent_t *w)
         return false;
     w->attempt = (unsigned)json_integer_value(a);
     w->first_ms = json_integer_value(f);
+    w->last_error = json_string_value(json_object_get(d, "error"));
     for (size_t i = 0; i < json_array_size(failed); i++) {
         sj_route_channel_t ch;
         const char *s = json_string_value(json_array_get(failed, i));
@@ -447,18 +449,23 @@ static char *dead_letter_record(const slot_t *sl, int64_t now)
 }
 
 /* The intent with its "delivery" member for the schedule (a new string). */
-static char *schedule_json(const slot_t *sl, bool with_delivery)
+static char *schedule_json(slot_t *sl, bool with_delivery)
 {
-    const intent_t *w = &sl->in;
+    intent_t *w = &sl->in;
     if (!with_delivery) return json_dumps(w->root, JSON_COMPACT);
     json_t *failed = json_array();
     for (int k = 0; k < SJ_ROUTE_CHANNELS; k++)
         if (w->failed & (1u << k)) json_array_append_new(failed, json_string(ch_name(k)));
+    /* A refusal by the open breaker says little: keep the provider's error. */
+    const char *error = !sl->res.not_sent ? sl->res.reason
+                        : w->last_error   ? w->last_error
+                                          : "";
     json_t *d =
         json_pack("{s:I, s:I, s:o, s:s}", "attempt", (json_int_t)w->attempt, "first",
-                  (json_int_t)w->first_ms, "failed", failed, "error", sl->res.reason);
+                  (json_int_t)w->first_ms, "failed", failed, "error", error);
     if (!d) return NULL;
-    json_object_set_new(w->root, "delivery", d);
+    json_object_set_new(w->root, "delivery", d); /* frees what last_error points to */
+    w->last_error = NULL;
     return json_dumps(w->root, JSON_COMPACT);
 }
 
@@ -525,6 +532,12 @@ static void decide(stage_t *s, slot_t *sl)
     }
     /* A send the open breaker refused never reached the provider: it does
      * not count as an attempt and waits for the breaker, plus jitter. */
+    if (sl->res.not_sent && sl->in.last_error && *sl->in.last_error) {
+        char r[sizeof sl->res.reason];
+        snprintf(r, sizeof r, "%.60s; last error: %.180s", sl->res.reason,
+                 sl->in.last_error);
+        memcpy(sl->res.reason, r, sizeof r);
+    }
     unsigned attempt = sl->in.attempt + (sl->res.not_sent ? 0 : 1);
     int64_t first = sl->in.first_ms ? sl->in.first_ms : sl->sent_ms;
     int64_t delay = sj_backoff_delay_ms(sl->res.not_sent ? 1 : attempt, s->base_ms,

@@ -719,16 +719,33 @@ static sj_verdict_t inbox_done(void *opaque, const sj_xfer_result_t *x)
     return v;
 }
 
-static void inbox_submit(sj_inbox_t *ib, ireq_t *r)
+/* Right before the message goes: the token in use now (not when it was
+ * queued: the bucket or the connections may have held it back), and a
+ * fetch of the next one when this one is about to expire. */
+static void inbox_start(void *opaque, CURL *easy)
 {
+    ireq_t *r = opaque;
+    sj_inbox_t *ib = r->ib;
+    int64_t now = sj_mono_ms();
+    if (ib->token[0] && !ib->fetching && now >= ib->expires_ms - ib->margin_ms) {
+        ib->stats.early++;
+        token_fetch(ib); /* the current one still serves meanwhile */
+    }
     char auth[SJ_OAUTH_TOKEN_MAX + 32];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", ib->token);
+    struct curl_slist *h = curl_slist_append(r->headers, auth);
+    memset(auth, 0, sizeof auth);
+    if (h) r->headers = h; /* else it goes without and comes back with a 401 */
+    r->gen = ib->gen;
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, r->headers);
+}
+
+static void inbox_submit(sj_inbox_t *ib, ireq_t *r)
+{
     curl_slist_free_all(r->headers);
     r->headers = curl_slist_append(NULL, "Content-Type: application/json");
     bool ok = r->headers && curl_slist_append(r->headers, "Accept: application/json") &&
-              curl_slist_append(r->headers, "Expect:") &&
-              curl_slist_append(r->headers, auth);
-    memset(auth, 0, sizeof auth);
+              curl_slist_append(r->headers, "Expect:");
     sj_xfer_t *x = ok ? sj_xfer_new(ib->messages) : NULL;
     if (!x) {
         sj_send_result_t res = {.cls = SJ_CLASS_TEMPORARY};
@@ -738,9 +755,9 @@ static void inbox_submit(sj_inbox_t *ib, ireq_t *r)
         ireq_free(r);
         return;
     }
-    r->gen = ib->gen;
     post_opts(sj_xfer_easy(x), ib->url, ib->ca_file, ib->timeout_ms, r->headers, r->body,
               strlen(r->body));
+    sj_xfer_on_start(x, inbox_start);
     sj_xfer_submit(x, inbox_done, r);
 }
 
@@ -749,10 +766,6 @@ static void inbox_dispatch(sj_inbox_t *ib, ireq_t *r)
     int64_t now = sj_mono_ms();
     bool valid = ib->token[0] && now < ib->expires_ms;
     if (valid) {
-        if (!ib->fetching && now >= ib->expires_ms - ib->margin_ms) {
-            ib->stats.early++;
-            token_fetch(ib); /* the current one still serves meanwhile */
-        }
         inbox_submit(ib, r);
         return;
     }

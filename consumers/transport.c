@@ -163,6 +163,7 @@ struct sj_xfer {
     sj_provider_t *p;
     CURL *easy;
     sj_xfer_done_fn done;
+    sj_xfer_start_fn start;
     void *opaque;
     bool probe, waited, running;
     sj_buf_t body;
@@ -315,6 +316,7 @@ sj_xfer_t *sj_xfer_new(sj_provider_t *p)
     }
     x->p = p;
     x->next = NULL;
+    x->start = NULL;
     x->probe = x->waited = x->running = false;
     sj_buf_reset(&x->body);
     xfer_prepare(x);
@@ -331,6 +333,11 @@ void sj_xfer_discard(sj_xfer_t *x)
     curl_easy_reset(x->easy);
     x->next = x->t->pool;
     x->t->pool = x;
+}
+
+void sj_xfer_on_start(sj_xfer_t *x, sj_xfer_start_fn start)
+{
+    x->start = start;
 }
 
 void sj_xfer_submit(sj_xfer_t *x, sj_xfer_done_fn done, void *opaque)
@@ -454,6 +461,7 @@ static void dispatch(sj_provider_t *p, int64_t now_ms, int64_t now_us)
         sj_breaker_allow(&p->breaker, now_ms, &probe);
         sj_xfer_t *x = pop(p);
         x->probe = probe;
+        if (x->start) x->start(x->opaque, x->easy);
         if (curl_multi_add_handle(p->t->multi, x->easy) != CURLM_OK) {
             finish(x, CURLE_FAILED_INIT, false, now_ms);
             continue;

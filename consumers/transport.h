@@ -194,6 +194,12 @@ sj_xfer_t *sj_xfer_new(sj_provider_t *p);
 CURL *sj_xfer_easy(sj_xfer_t *x);
 /* Queues x; done(opaque, ...) is called exactly once. */
 void sj_xfer_submit(sj_xfer_t *x, sj_xfer_done_fn done, void *opaque);
+
+/* Called with the easy handle right before x starts (after its wait in the
+ * queue): for options that must be fresh then, such as a bearer token. It
+ * may submit other transfers. Set it before sj_xfer_submit(). */
+typedef void (*sj_xfer_start_fn)(void *opaque, CURL *easy);
+void sj_xfer_on_start(sj_xfer_t *x, sj_xfer_start_fn start);
 /* Returns an unsubmitted transfer to the pool. */
 void sj_xfer_discard(sj_xfer_t *x);
 

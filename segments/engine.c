@@ -1528,7 +1528,7 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
                 sj_seterr(errstr, errstr_size, "redis: %s", it->r[j]->str);
                 st = SJ_ERR;
             }
-        if (st == SJ_OK && it->kind == K_EVENT) s->st->profile_updates++;
+        if (st == SJ_OK && it->kind == K_EVENT && it->now_pass) s->st->profile_updates++;
     }
     return st;
 }

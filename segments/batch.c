@@ -91,7 +91,7 @@ typedef struct {
     /* the resident members the audience rule reads, when known */
     char names[32][SJ_RULE_MEMBER_MAX];
     size_t n_names;
-    bool known, consents; /* consents: the rule reads them */
+    bool known, consents, goals; /* consents, goals: the rule reads them */
 } run_t;
 
 static const char *const consent_members[] = {"consents", "topic_consents"};
@@ -102,7 +102,7 @@ static const char *const consent_members[] = {"consents", "topic_consents"};
 static sj_status_t page(run_t *x, const redisReply *keys, const char *next_cursor,
                         batch_stats_t *b, char *errstr, size_t errstr_size)
 {
-    size_t n = keys->elements, per = x->consents ? 2 : 1, k = 0;
+    size_t n = keys->elements, per = 1 + x->consents + x->goals, k = 0;
     char(*ps)[SJ_PSEUDONYM_LEN + 1] = malloc(sizeof *ps * (n ? n : 1));
     if (!ps) return SJ_ERR_NOMEM;
     sj_status_t st = SJ_OK;
@@ -111,9 +111,14 @@ static sj_status_t page(run_t *x, const redisReply *keys, const char *next_curso
         if (!profile_key(keys->element[i], ps[k])) continue;
         const char *argv[2] = {"HGETALL", keys->element[i]->str};
         st = sj_redis_pipe_cmd(&x->pipe, 2, argv, NULL);
+        char ck[SJ_KEY_MAX];
         if (st == SJ_OK && x->consents) {
-            char ck[SJ_KEY_MAX];
             sj_key_res(ck, ps[k], ":consent");
+            argv[1] = ck;
+            st = sj_redis_pipe_cmd(&x->pipe, 2, argv, NULL);
+        }
+        if (st == SJ_OK && x->goals) {
+            sj_key_res(ck, ps[k], ":goals");
             argv[1] = ck;
             st = sj_redis_pipe_cmd(&x->pipe, 2, argv, NULL);
         }
@@ -135,7 +140,7 @@ static sj_status_t page(run_t *x, const redisReply *keys, const char *next_curso
         return st;
     }
     sj_profile_full_t *prof = malloc(sizeof *prof);
-    redisReply *r[2] = {NULL, NULL}, none = {.type = REDIS_REPLY_ARRAY};
+    redisReply *r[3] = {NULL, NULL, NULL}, none = {.type = REDIS_REPLY_ARRAY};
     if (!prof) st = SJ_ERR_NOMEM;
     for (size_t i = 0; i < k; i++) {
         size_t got = 0;
@@ -150,14 +155,19 @@ static sj_status_t page(run_t *x, const redisReply *keys, const char *next_curso
             st = SJ_ERR_IO;
             break;
         }
-        if (!x->consents) r[1] = &none; /* the rule does not read them */
-        if (st == SJ_OK && sj_profile_from_replies(r, 2, prof) == SJ_OK && prof->found) {
+        redisReply *pr[2] = {r[0], x->consents ? r[1] : &none}; /* none: not read */
+        const redisReply *goals = x->goals ? r[per - 1] : NULL;
+        if (st == SJ_OK && sj_profile_from_replies(pr, 2, prof) == SJ_OK && prof->found) {
             b->residents++;
             bool match = true;
             if (x->c->audience) {
                 json_t *res = x->known ? sj_profile_to_json_members(prof, x->now,
                                                                     x->names, x->n_names)
                                        : sj_profile_to_json(prof, x->now);
+                if (res && goals && sj_profile_add_goals(res, goals) != SJ_OK) {
+                    json_decref(res);
+                    res = NULL;
+                }
                 json_t *data = res ? sj_rule_data_new(res, x->event, x->now) : NULL;
                 sj_rule_error_t rerr;
                 if (!data) {
@@ -178,8 +188,7 @@ static sj_status_t page(run_t *x, const redisReply *keys, const char *next_curso
                              errstr_size);
             }
         }
-        freeReplyObject(r[0]);
-        if (x->consents) freeReplyObject(r[1]);
+        for (size_t j = 0; j < per; j++) freeReplyObject(r[j]);
     }
     rd_kafka_poll(x->p, 0);
     free(prof);
@@ -323,10 +332,12 @@ int sj_cmd_batch(int argc, char **argv)
     if (redis) sj_redis_pipe_init(&x.pipe, redis);
     x.known = c->audience && sj_rule_members(c->audience, "resident", x.names,
                                              SJ_ARRAY_LEN(x.names), &x.n_names);
-    x.consents = !x.known;
-    for (size_t i = 0; x.known && i < x.n_names; i++)
+    x.consents = x.goals = !x.known;
+    for (size_t i = 0; x.known && i < x.n_names; i++) {
         for (size_t j = 0; j < SJ_ARRAY_LEN(consent_members); j++)
             if (!strcmp(x.names[i], consent_members[j])) x.consents = true;
+        if (!strcmp(x.names[i], "goals")) x.goals = true;
+    }
     redisReply *r =
         st == SJ_OK
             ? redisCommand(redis, "SCAN 0 MATCH %s COUNT %d TYPE hash", MATCH, PAGE)

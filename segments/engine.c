@@ -1572,7 +1572,8 @@ static sj_status_t load_profile(stage_t *s, item_t *it)
         return SJ_ERR;
     it->resident = sj_profile_to_json(it->profile, it->now);
     (void)s;
-    return it->resident ? SJ_OK : SJ_ERR_NOMEM;
+    if (!it->resident) return SJ_ERR_NOMEM;
+    return sj_profile_add_goals(it->resident, it->r[it->r_goals]);
 }
 
 static void resident_view(const json_t *res, sj_resident_view_t *v)

@@ -626,3 +626,37 @@ void sj_profile_view(const sj_profile_t *p, sj_resident_view_t *v)
     v->postcode = p->postcode[0] ? p->postcode : NULL;
     v->status = p->status[0] ? p->status : NULL;
 }
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(json_string_value(*(json_t *const *)a),
+                  json_string_value(*(json_t *const *)b));
+}
+
+sj_status_t sj_profile_add_goals(json_t *resident, const redisReply *goals)
+{
+    json_t *arr = json_array();
+    if (!arr) return SJ_ERR_NOMEM;
+    size_t n = is_hash_reply(goals) ? goals->elements / 2 : 0;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *k = goals->element[2 * i];
+        if (is_str(k) &&
+            json_array_append_new(arr, json_stringn(k->str, (size_t)k->len))) {
+            json_decref(arr);
+            return SJ_ERR_NOMEM;
+        }
+    }
+    /* HGETALL order is the hash's; rules see them sorted */
+    size_t m = json_array_size(arr);
+    json_t **v = m ? malloc(m * sizeof *v) : NULL;
+    if (m && !v) {
+        json_decref(arr);
+        return SJ_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < m; i++) v[i] = json_incref(json_array_get(arr, i));
+    if (m) qsort(v, m, sizeof *v, str_cmp);
+    json_array_clear(arr);
+    for (size_t i = 0; i < m; i++) json_array_append_new(arr, v[i]);
+    free(v);
+    return json_object_set_new(resident, "goals", arr) ? SJ_ERR_NOMEM : SJ_OK;
+}

@@ -220,8 +220,15 @@ int sj_profile_age(const sj_profile_full_t *p, int64_t now_ms);
  * birth_date, ..., deceased_on, last_event_*, updated_at; unknown ones are
  * absent), "age" (integer, when sj_profile_age() knows it), "consents"
  * {"email": true, "sms": false} for the channels with a stated consent, and
- * "topic_consents" {"identity": {"email": false}} for per-topic ones. */
+ * "topic_consents" {"identity": {"email": false}} for per-topic ones. The
+ * engine and `seintje batch` add "goals" (sj_profile_add_goals()). */
 json_t *sj_profile_to_json(const sj_profile_full_t *p, int64_t now_ms);
+
+/* Adds "goals" to a resident object: the goal event types (of loaded
+ * campaigns) the resident has reached, sorted, from the HGETALL reply of
+ * sj:res:{P}:goals (not a hash: none). Rules test them with "in":
+ * {"!": {"in": ["be.seintje.service.x", {"var": "resident.goals"}]}}. */
+sj_status_t sj_profile_add_goals(json_t *resident, const redisReply *goals);
 
 /* sj_profile_to_json() with only the members names[0..n) (when they are
  * known), e.g. those sj_rule_members() found a rule reads; names NULL gives

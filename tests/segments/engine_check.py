@@ -12,8 +12,9 @@ The campaigns are tests/segments/engine/campaigns/*.json, one per rule:
   c-reminder  id-card-expiring two reminders; the goal event cancels them
   c-holdout   income-changed  30/30/40 with a holdout, predicted here from
                                SHA-256("exp-test|" + pseudonym)
-  c-batch     seintje batch   the residents named "Batch", once however often
-                               the batch runs
+  c-batch     seintje batch   the residents named "Batch" who have not answered
+                               yet (resident.goals), once however often the
+                               batch runs
 
 Run 1 at Tuesday 24 March 2026 10:30 CET, run 2 on Saturday 28 March (window
 closed; the clocks go forward the next night), run 3 on Wednesday 1 April
@@ -157,9 +158,9 @@ def contact(email=False, sms=False, app=False, consent=None):
 
 
 # residents
-R1, R2, R3, R4, R5, R6, A1, A2, B1, B2 = range(1, 11)
+R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3 = range(1, 12)
 H = list(range(100, 160))
-P = pseudonyms([R1, R2, R3, R4, R5, R6, A1, A2, B1, B2] + H)
+P = pseudonyms([R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3] + H)
 
 redis("FLUSHDB")
 T0 = "2026-03-24T09:30:00Z"
@@ -178,6 +179,8 @@ reg = [
     event(A2, "life.registered", ev0, **contact(email=True)),
     event(B1, "life.registered", ev0, **dict(contact(email=True), given_name="Batch")),
     event(B2, "life.registered", ev0, **dict(contact(email=True), given_name="Batch")),
+    event(B3, "life.registered", ev0, **dict(contact(email=True), given_name="Batch")),
+    event(B3, "service.waste-discount-requested", ev0),
 ] + [event(h, "life.registered", ev0, **contact(email=True)) for h in H]
 moved = event(R1, "life.moved-in", ev0)
 trig = [
@@ -272,8 +275,9 @@ for _ in range(2):
     print(segment("2026-04-02T08:00:00Z"))
 intents = consume(RUN + ".notifications")
 got = sorted(i["resident"] for i in intents if i["campaign"] == "c-batch")
-check(got == sorted([P[B1], P[B2]]), f"batch: one intent for each resident named Batch, "
-      f"none twice ({len(got)})")
+check(got == sorted([P[B1], P[B2]]), f"batch: one intent for each resident named Batch "
+      f"who has not answered (not B3, whose goal is in resident.goals), none twice "
+      f"({len(got)})")
 
 print("== replay: a fresh consumer group over the same history and Redis")
 print(segment("2026-04-01T12:00:00Z", group="replay"))

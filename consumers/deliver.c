@@ -1125,9 +1125,13 @@ static sj_status_t setup(stage_t *s, char *errstr, size_t errstr_size)
         (st = sj_kafka_topic_ensure(s->producer, s->t_dl, parts, timeout, errstr,
                                     errstr_size)) != SJ_OK)
         return st;
+    /* Static membership: a restarted instance (same deliver.instance) takes
+     * its partitions back at once instead of after the session timeout. */
     const char *topic = sj_conf_get(c, "topic.notifications");
-    s->consumer = sj_kafka_consumer_new(c, sj_conf_get(c, "deliver.group"), topic, errstr,
-                                        errstr_size);
+    char member[300];
+    snprintf(member, sizeof member, "seintje-deliver-%.200s", s->owner);
+    s->consumer = sj_kafka_consumer_open(c, sj_conf_get(c, "deliver.group"), member,
+                                         &topic, 1, 0, errstr, errstr_size);
     return s->consumer ? SJ_OK : SJ_ERR;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kill test of the segmentation engine against the real broker and
-# redis-server: the same synthetic population goes through `seintje segment`
-# twice, once in one go (the reference) and once SIGKILLed KILLS times in the
+# redis-server, in two scenarios (a synthetic population; residents whose
+# events come one after the other, so that batches hold several events of one
+# resident): the same input goes through `seintje segment` twice, once in one go (the reference) and once SIGKILLed KILLS times in the
 # middle of its work and restarted. Every intent of the reference must be on
 # the killed run's notifications topic, nothing else, and no intent id twice
 # (read committed, as downstream consumers read). The clock is fixed (--now),
@@ -47,50 +48,96 @@ ids() { # ids NAME -> sorted intent ids on its notifications topic, one per line
         sort
 }
 
-for db in 9 10; do redis-cli -h "${redis_host%:*}" -p "${redis_host#*:}" -n $db FLUSHDB >/dev/null; done
+for db in 9 10 11 12; do redis-cli -h "${redis_host%:*}" -p "${redis_host#*:}" -n $db FLUSHDB >/dev/null; done
 
-echo "== reference: $RESIDENTS residents, one uninterrupted run"
-settings ref 9
-"$BIN" produce --synthetic "$RESIDENTS" --seed 11 --insecure-dev-key -q "${X[@]}"
-"$BIN" segment -e --now "$NOW" "${X[@]}" | tee "$work/ref.txt"
-ids ref >"$work/ref.ids"
-n=$(wc -l <"$work/ref.ids")
-[ "$n" -gt 50 ] || fail "the reference run made only $n intents"
-[ "$(uniq -d <"$work/ref.ids" | wc -l)" -eq 0 ] || fail "duplicates in the reference run"
+# input NAME: publish scenario NAME's life events to its topic (settings first)
+input() {
+    case $1 in
+    synthetic) "$BIN" produce --synthetic "$RESIDENTS" --seed 11 --insecure-dev-key -q "${X[@]}" ;;
+    clustered) "$BIN" produce --insecure-dev-key -q "${X[@]}" "$work/clustered.jsonl" ;;
+    esac
+}
 
-echo "== killed: the same input, SIGKILL $KILLS times"
-settings kill 10
-"$BIN" produce --synthetic "$RESIDENTS" --seed 11 --insecure-dev-key -q "${X[@]}"
-kills=0
-for i in $(seq $((KILLS * 3))); do
-    # Small batches: many transactions, so that a kill lands in the middle of one.
-    "$BIN" segment -e --batch 50 --now "$NOW" "${X[@]}" >"$work/kill-$i.txt" 2>&1 &
-    pid=$!
-    # Kill somewhere between 1 and 3 s in: after the start-up, while batches run.
-    sleep "$(python3 -c "import random; random.seed($i); print(round(random.uniform(1, 3), 2))")"
-    if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
-    wait "$pid" 2>/dev/null || true
-    pid=
-    echo "run $i: $kills kills, $(ids kill | wc -l) intents committed so far"
-    [ "$kills" -lt "$KILLS" ] || break
-done
-"$BIN" segment -e --now "$NOW" "${X[@]}" | tee "$work/final.txt"
-ids kill >"$work/kill.ids"
-[ "$kills" -gt 0 ] || fail "the engine finished before it could be killed: raise KILL_RESIDENTS"
+# Each resident's events one after the other, so that most poll batches hold
+# several events of one resident: the case the crash-recovery copies are for
+# (a replayed batch must not see a resident's later events too early).
+python3 - "$work/clustered.jsonl" <<'PY'
+import json, sys
+def nrn(i):
+    yymmdd = f"80{1 + (i // 28) % 12:02d}{1 + i % 28:02d}"
+    serial = f"{(i % 997) + 1:03d}"
+    base = int(yymmdd + serial)
+    return yymmdd + serial + f"{97 - base % 97:02d}"
+n = 0
+def ev(f, i, typ, time, **data):
+    global n
+    n += 1
+    f.write(json.dumps({"specversion": "1.0", "id": f"clustered-{n}", "source": "urn:nis:44084:kill",
+                        "type": "be.seintje." + typ, "time": time, "subject": nrn(i),
+                        "data": data}) + "\n")
+with open(sys.argv[1], "w") as f:
+    for i in range(3000):
+        ev(f, i, "life.registered", "2026-03-01T08:00:00Z", given_name="K", language="nl",
+           birth_date="1990-05-01", email="k@example.org", phone="+32470000000",
+           consents={"email": True, "sms": True, "app": True})
+        if i % 5 == 0:
+            ev(f, i, "life.consent-changed", "2026-09-20T08:00:00Z", topic="welcome",
+               consents={"email": False})
+        ev(f, i, "life.moved-in", "2026-09-21T08:00:00Z", nis="44084")
+        ev(f, i, "life.id-card-expiring", "2026-09-22T08:00:00Z", expires="2026-11-20")
+        if i % 3 == 0:
+            ev(f, i, "service.id-card-requested", "2026-09-23T08:00:00Z")
+PY
 
-dups=$(uniq -d <"$work/kill.ids" | wc -l)
-missing=$(comm -23 <(uniq "$work/ref.ids") <(uniq "$work/kill.ids") | wc -l)
-extra=$(comm -13 <(uniq "$work/ref.ids") <(uniq "$work/kill.ids") | wc -l)
-echo "reference $n intents; after $kills kills: $(wc -l <"$work/kill.ids") intents," \
-    "$dups duplicate ids, $missing missing, $extra unexpected"
-[ "$dups" -eq 0 ] || fail "$dups intent ids twice on the topic"
-if [ "$missing" -ne 0 ]; then
-    id=$(comm -23 <(uniq "$work/ref.ids") <(uniq "$work/kill.ids") | head -1)
-    echo "first missing intent $id, its status records in the reference and killed runs:"
-    for r in ref kill; do
-        kcat -C -b "$SEINTJE_TEST_BROKERS" -t "$run_id-$r.status" -e -q -f '%s\n' | grep "$id" || true
+scenario() { # scenario NAME DB_REF DB_KILL
+    local name=$1 n kills i dups missing extra id
+    echo "== $name: reference, one uninterrupted run"
+    settings "$name-ref" "$2"
+    input "$name"
+    "$BIN" segment -e --now "$NOW" "${X[@]}" | tee "$work/$name-ref.txt"
+    ids "$name-ref" >"$work/$name-ref.ids"
+    n=$(wc -l <"$work/$name-ref.ids")
+    [ "$n" -gt 50 ] || fail "$name: the reference run made only $n intents"
+    [ "$(uniq -d <"$work/$name-ref.ids" | wc -l)" -eq 0 ] || fail "$name: duplicates in the reference run"
+
+    echo "== $name: the same input, SIGKILL $KILLS times"
+    settings "$name-kill" "$3"
+    input "$name"
+    kills=0
+    for i in $(seq $((KILLS * 3))); do
+        # Small batches: many transactions, so that a kill lands in the middle of one.
+        "$BIN" segment -e --batch 50 --now "$NOW" "${X[@]}" >"$work/$name-kill-$i.txt" 2>&1 &
+        pid=$!
+        # Kill somewhere between 1 and 3 s in: after the start-up, while batches run.
+        sleep "$(python3 -c "import random; random.seed($i); print(round(random.uniform(1, 3), 2))")"
+        if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+        wait "$pid" 2>/dev/null || true
+        pid=
+        echo "run $i: $kills kills, $(ids "$name-kill" | wc -l) intents committed so far"
+        [ "$kills" -lt "$KILLS" ] || break
     done
-    fail "$missing intents missing after the kills"
-fi
-[ "$extra" -eq 0 ] || fail "$extra intents that the reference did not make"
+    "$BIN" segment -e --now "$NOW" "${X[@]}" | tee "$work/$name-final.txt"
+    ids "$name-kill" >"$work/$name-kill.ids"
+    [ "$kills" -gt 0 ] || fail "$name: the engine finished before it could be killed: raise the input"
+
+    dups=$(uniq -d <"$work/$name-kill.ids" | wc -l)
+    missing=$(comm -23 <(uniq "$work/$name-ref.ids") <(uniq "$work/$name-kill.ids") | wc -l)
+    extra=$(comm -13 <(uniq "$work/$name-ref.ids") <(uniq "$work/$name-kill.ids") | wc -l)
+    echo "$name: reference $n intents; after $kills kills: $(wc -l <"$work/$name-kill.ids") intents," \
+        "$dups duplicate ids, $missing missing, $extra unexpected"
+    [ "$dups" -eq 0 ] || fail "$name: $dups intent ids twice on the topic"
+    if [ "$missing" -ne 0 ]; then
+        id=$(comm -23 <(uniq "$work/$name-ref.ids") <(uniq "$work/$name-kill.ids") | head -1)
+        echo "first missing intent $id, its status records in the reference and killed runs:"
+        for r in ref kill; do
+            kcat -C -b "$SEINTJE_TEST_BROKERS" -t "$run_id-$name-$r.status" -e -q -f '%s\n' |
+                grep "$id" || true
+        done
+        fail "$name: $missing intents missing after the kills"
+    fi
+    [ "$extra" -eq 0 ] || fail "$name: $extra intents that the reference did not make"
+}
+
+scenario synthetic 9 10
+scenario clustered 11 12
 echo "segment kill test: all checks passed"

@@ -49,8 +49,8 @@
 #include "core/redis.h"
 #include "core/text.h"
 #include "core/timeutil.h"
-#include "producers/jscan.h"
 #include "segments/campaign.h"
+#include "segments/fastevent.h"
 #include "segments/intent.h"
 #include "segments/jsonlogic.h"
 #include "segments/keys.h"
@@ -69,10 +69,7 @@
 #define SRC_MAX        96
 #define STATE_MAX      192
 #define MAX_CANDIDATES SJ_CAMPAIGNS_MAX
-#define FLUSH_EVERY    128  /* items whose commands go to Redis at once */
-#define FAST_MAX       2048 /* events up to this size may take the scanner path */
-#define FAST_MEMBERS   96   /* object members the scanner path indexes */
-#define FAST_DEPTH     8
+#define FLUSH_EVERY    128 /* items whose commands go to Redis at once */
 
 /* ---- one message of a batch --------------------------------------------- */
 
@@ -101,9 +98,9 @@ typedef struct item {
     redisReply *consent_reply; /* to consents_ask()'s read */
     bool cand_resident;        /* first event: the resident has a campaign in the batch */
     bool now_pass;             /* its replies are read in gather() (else later) */
-    char arena[FAST_MAX];      /* the scanner path's decoded strings (ev, u point here) */
-    sj_profile_update_t *u;    /* an event's update (in stage.updates) */
-    bool consent_read;         /* its stored consents were read (round trip 1) */
+    char arena[SJ_FAST_EVENT_MAX]; /* the scanner path's strings (ev, u point here) */
+    sj_profile_update_t *u;        /* an event's update (in stage.updates) */
+    bool consent_read;             /* its stored consents were read (round trip 1) */
     long prev_consent; /* the batch's previous event with consents of this resident */
     long prev_event;   /* the batch's previous event of this resident, or -1 */
     long first_event;  /* the batch's first event of this resident (maybe itself) */
@@ -164,7 +161,6 @@ typedef struct stage {
     bool require_consent;
     int64_t replay_now; /* replay clock: the latest event time seen */
     int64_t wall;       /* wall clock at the start of the batch (updated_at) */
-    sj_jmember_t fast_members[FAST_MEMBERS]; /* the scanner path's index */
     /* per batch */
     batch_t b[2];
     int cur;          /* b[cur] is processed, b[!cur] prefetched */
@@ -912,107 +908,6 @@ static void malformed(stage_t *s, const item_t *it, const char *problem)
     sj_log(SJ_LOG_WARN, FAC, "%s: malformed message skipped: %s", it->src, problem);
 }
 
-/* ---- the scanner path ------------------------------------------------------
- * Most life events only update a profile: no campaign is triggered by their
- * type. Building a jansson tree for each costs more than everything else the
- * engine does with them, so those take the producer's allocation-free
- * scanner instead, when the event is plain: at most FAST_MAX bytes, no
- * backslash anywhere (so strings need no decoding), no arrays, no numbers
- * jansson would refuse, every object indexed. It must accept exactly what
- * the jansson path accepts and give the same update, so anything else --
- * including every malformed event -- goes the jansson path, which decides
- * and words the problem. */
-
-typedef struct {
-    const sj_jindex_t *idx;
-    int data; /* index of the data member */
-    item_t *it;
-    size_t used; /* of it->arena */
-} fast_t;
-
-/* The index of the member `name` of the object whose member index is
- * parent (-1: the root), or -1. */
-static int fast_find(const sj_jindex_t *idx, int parent, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = (size_t)(parent + 1); i < idx->count; i++) {
-        const sj_jval_t *k = &idx->m[i].key; /* with its quotes */
-        if (idx->m[i].parent == parent && k->len == n + 2 && !memcmp(k->p + 1, name, n))
-            return (int)i;
-    }
-    return -1;
-}
-
-/* A string value copied into the arena (no escapes: see above). */
-static const char *fast_str(fast_t *f, const sj_jval_t *v)
-{
-    size_t n = v->len - 2;
-    if (f->used + n + 1 > sizeof f->it->arena)
-        return NULL; /* cannot happen: see FAST_MAX */
-    char *out = f->it->arena + f->used;
-    memcpy(out, v->p + 1, n);
-    out[n] = '\0';
-    f->used += n + 1;
-    return out;
-}
-
-static sj_data_kind_t fast_get(void *ctx, const char *obj, const char *name,
-                               const char **str)
-{
-    fast_t *f = ctx;
-    if (str) *str = NULL;
-    int parent = f->data;
-    if (obj) {
-        parent = fast_find(f->idx, parent, obj);
-        if (parent < 0 || f->idx->m[parent].val.type != SJ_JSON_OBJECT)
-            return SJ_DATA_ABSENT;
-    }
-    int i = fast_find(f->idx, parent, name);
-    if (i < 0) return SJ_DATA_ABSENT;
-    const sj_jval_t *v = &f->idx->m[i].val;
-    switch (v->type) {
-    case SJ_JSON_STRING:
-        if (str && !(*str = fast_str(f, v))) return SJ_DATA_OTHER;
-        return SJ_DATA_STRING;
-    case SJ_JSON_NULL:
-        return SJ_DATA_NULL;
-    case SJ_JSON_TRUE:
-        return SJ_DATA_TRUE;
-    case SJ_JSON_FALSE:
-        return SJ_DATA_FALSE;
-    case SJ_JSON_OBJECT:
-        return SJ_DATA_OBJECT;
-    default:
-        return SJ_DATA_OTHER;
-    }
-}
-
-/* Whether the index holds only what the jansson path takes as it is. */
-static bool fast_plain(const sj_jindex_t *idx)
-{
-    for (size_t i = 0; i < idx->count; i++) {
-        const sj_jval_t *v = &idx->m[i].val;
-        if (v->type == SJ_JSON_ARRAY) return false;
-        if (v->type == SJ_JSON_NUMBER &&
-            (v->len > 15 || memchr(v->p, 'e', v->len) || memchr(v->p, 'E', v->len)))
-            return false;                           /* let jansson judge range */
-        for (size_t j = i + 1; j < idx->count; j++) /* duplicate keys */
-            if (idx->m[j].parent == idx->m[i].parent &&
-                idx->m[j].key.len == idx->m[i].key.len &&
-                !memcmp(idx->m[j].key.p, idx->m[i].key.p, idx->m[i].key.len))
-                return false;
-    }
-    return true;
-}
-
-static const char *fast_root_str(fast_t *f, const char *name)
-{
-    int i = fast_find(f->idx, -1, name);
-    if (i < 0 || f->idx->m[i].parent != -1 || f->idx->m[i].val.type != SJ_JSON_STRING)
-        return NULL;
-    return fast_str(f, &f->idx->m[i].val);
-}
-
 static bool triggers_campaign(const stage_t *s, const char *type)
 {
     for (size_t i = 0; i < sj_campaigns_count(s->campaigns); i++) {
@@ -1023,46 +918,9 @@ static bool triggers_campaign(const stage_t *s, const char *type)
     return false;
 }
 
-/* Takes the event through the scanner path when it can (see above): fills
- * it->ev and the update s->updates[i]; false means "use jansson". */
-static bool parse_fast(stage_t *s, rd_kafka_message_t *m, item_t *it,
-                       sj_profile_update_t *up)
+static bool triggers_cb(void *ctx, const char *type)
 {
-    const char *p = m->payload;
-    if (!p || m->len > FAST_MAX || memchr(p, '\\', m->len)) return false;
-    sj_jindex_t idx = {s->fast_members, FAST_MEMBERS, 0, FAST_DEPTH, false};
-    sj_jval_t root;
-    sj_json_error_t jerr;
-    if (sj_json_scan_indexed(p, m->len, FAST_DEPTH, &root, &idx, &jerr) != SJ_OK ||
-        idx.overflow || root.type != SJ_JSON_OBJECT || !fast_plain(&idx))
-        return false;
-    fast_t f = {.idx = &idx, .data = -1, .it = it};
-    sj_event_view_t *ev = &it->ev;
-    memset(ev, 0, sizeof *ev);
-    ev->type = fast_root_str(&f, "type");
-    if (!ev->type || strncmp(ev->type, "be.seintje.", 11) ||
-        triggers_campaign(s, ev->type))
-        return false;
-    ev->id = fast_root_str(&f, "id");
-    ev->subject = fast_root_str(&f, "subject");
-    ev->time = fast_root_str(&f, "time");
-    const char *source = fast_root_str(&f, "source");
-    if (!ev->id || !*ev->id || strlen(ev->id) > 256 || !ev->subject ||
-        strlen(ev->subject) != SJ_PSEUDONYM_LEN)
-        return false;
-    for (const char *c = ev->subject; *c; c++)
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) return false;
-    if (ev->time &&
-        sj_time_parse_rfc3339(ev->time, strlen(ev->time), &ev->time_ms) != SJ_OK)
-        return false;
-    int d = fast_find(&idx, -1, "data");
-    sj_json_type_t dt = d >= 0 ? idx.m[d].val.type : SJ_JSON_NULL;
-    if (dt != SJ_JSON_OBJECT && dt != SJ_JSON_NULL) return false;
-    f.data = dt == SJ_JSON_OBJECT ? d : -1;
-    sj_event_data_t data = {.get = fast_get, .ctx = &f};
-    it->u = up;
-    sj_profile_update_build_from(ev, f.data >= 0 ? &data : NULL, source, s->wall, it->u);
-    return true;
+    return triggers_campaign(ctx, type);
 }
 
 static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it,
@@ -1074,7 +932,9 @@ static void parse_item(stage_t *s, rd_kafka_message_t *m, item_t *it,
     snprintf(it->src, sizeof it->src, "%s:%d:%lld", topic, (int)m->partition,
              (long long)m->offset);
     it->kind = strcmp(topic, s->t_due) ? K_EVENT : K_TICK;
-    if (it->kind == K_EVENT && parse_fast(s, m, it, up)) {
+    if (it->kind == K_EVENT && sj_fast_event(m->payload, m->len, it->arena, triggers_cb,
+                                             s, s->wall, &it->ev, up)) {
+        it->u = up;
         if (it->ev.time && it->ev.time_ms > *max_time) *max_time = it->ev.time_ms;
         if (m->key && (m->key_len != SJ_PSEUDONYM_LEN ||
                        memcmp(m->key, it->ev.subject, m->key_len))) {

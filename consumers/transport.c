@@ -491,10 +491,16 @@ static int64_t queue_wait_ms(const sj_transport_t *t, int64_t now_ms, int64_t no
     return w;
 }
 
+/* Starts what the bounds allow and, when something started, lets curl
+ * write it out at once: the caller may block elsewhere (Redis) before the
+ * next sj_transport_run(), and requests should be on the wire meanwhile. */
 static void dispatch_all(sj_transport_t *t)
 {
     int64_t now_ms = sj_mono_ms(), now_us = sj_mono_us();
+    size_t before = t->running;
     for (size_t i = 0; i < t->n_provs; i++) dispatch(t->provs[i], now_ms, now_us);
+    int still;
+    if (t->running > before) curl_multi_perform(t->multi, &still);
 }
 
 int sj_transport_run(sj_transport_t *t, int timeout_ms, char *errstr, size_t errstr_size)

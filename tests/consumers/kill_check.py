@@ -58,7 +58,7 @@ def main():
             if mid.startswith(a.prefix):
                 accepted.add(mid.split("@")[0])
     for ep in ("sms", "inbox"):
-        for e in get("%s/_admin/received?endpoint=%s&reference_prefix=%s" %
+        for e in get("%s/_admin/received?endpoint=%s&reference_prefix=%s&limit=10000000" %
                      (a.http, ep, a.prefix)):
             if e["status"] in (201, 202, "drop_after"):
                 accepted.add(e["reference"])

@@ -1236,9 +1236,12 @@ static void loop(stage_t *s)
     sj_kafka_idle_t idle;
     sj_kafka_idle_init(&idle);
     char err[512];
+    bool full = false;
     while (!s->fatal) {
         bool stopping = s->o->stop && *s->o->stop;
         size_t in = 0;
+        if (!stopping && !s->n_free && !full) s->st->window_full++;
+        full = !s->n_free;
         if (!stopping) {
             bool quiet = s->n_free == s->n_slots;
             in += intake_kafka(s, quiet ? POLL_MS : 0, &idle);
@@ -1311,8 +1314,10 @@ void sj_deliver_print_summary(FILE *out, const char *prefix, const sj_deliver_st
             "instance, %llu transitions published again\n",
             prefix, (unsigned long long)s->recovered, (unsigned long long)s->busy,
             (unsigned long long)s->republished);
-    fprintf(out, "%srecords:         %llu status and dead-letter records\n", prefix,
-            (unsigned long long)s->records);
+    fprintf(out,
+            "%srecords:         %llu status and dead-letter records; the window "
+            "(deliver.max-in-flight) was full %llu times\n",
+            prefix, (unsigned long long)s->records, (unsigned long long)s->window_full);
     if (s->send_seconds > 0)
         fprintf(out, "%sthroughput:      %.0f messages/s (%llu in %.2f s of sending)\n",
                 prefix, (double)sent / s->send_seconds, sent, s->send_seconds);

@@ -198,6 +198,40 @@ void sj_gateway_member(const char *body, size_t n, const char *member, char *out
     json_decref(j);
 }
 
+/* Masks what may be personal data in a provider's text, in place: a word
+ * with an '@' (an address) becomes "***@***", a run of 7 or more digits
+ * (a phone number; a '+' before it goes too) becomes "***". Providers quote
+ * the recipient in their errors ("The 'To' number +32470... is not valid"),
+ * and reasons reach logs and records. */
+static void scrub(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r;) {
+        char *end = r;
+        while (*end && *end != ' ' && *end != '\'' && *end != '"' && *end != ',') end++;
+        size_t digits = 0, run = 0;
+        bool at = false;
+        for (char *q = r; q < end; q++) {
+            at |= *q == '@';
+            run = (*q >= '0' && *q <= '9') ? run + 1 : 0;
+            if (run > digits) digits = run;
+        }
+        if (end > r && (at || digits >= 7)) {
+            const char *mask = at ? "***@***" : "***";
+            size_t k =
+                strlen(mask) < (size_t)(end - r) ? strlen(mask) : (size_t)(end - r);
+            memmove(w, mask, k);
+            w += k;
+        } else {
+            memmove(w, r, (size_t)(end - r));
+            w += end - r;
+        }
+        r = end;
+        if (*r) *w++ = *r++;
+    }
+    *w = '\0';
+}
+
 void sj_gateway_error_text(const char *body, size_t n, char *out, size_t out_size)
 {
     json_t *j = load_object(body, n);
@@ -215,6 +249,7 @@ void sj_gateway_error_text(const char *body, size_t n, char *out, size_t out_siz
     } else if (json_is_string(err)) {
         copy_printable(out, out_size, json_string_value(err));
     }
+    if (out_size) scrub(out);
     json_decref(j);
 }
 

@@ -89,7 +89,9 @@ void sj_gateway_member(const char *body, size_t n, const char *member, char *out
 
 /* A short description of an error answer for a reason text: Twilio's
  * "code N: message", an OAuth2 "error", a generic "error" string, cut to
- * out_size - 1 printable ASCII bytes; "" when there is none. */
+ * out_size - 1 printable ASCII bytes, with what looks like an e-mail address
+ * ("***@***") or a phone number ("***", 7 or more digits) masked: reasons
+ * go to logs and records. "" when there is none. */
 void sj_gateway_error_text(const char *body, size_t n, char *out, size_t out_size);
 
 /* Appends "key=value" (with a leading '&' unless b is empty) to b, both

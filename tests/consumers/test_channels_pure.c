@@ -272,6 +272,13 @@ static void test_provider_answers(void **state)
     assert_string_equal(out, "invalid_client");
     sj_gateway_error_text("<html>", 6, out, sizeof out);
     assert_string_equal(out, "");
+    const char *pii = "{\"code\":21211,\"message\":\"The 'To' number +32470123456 is not "
+                      "valid; mail jan.peeters@example.be, ref 1234\"}";
+    char big[160];
+    sj_gateway_error_text(pii, strlen(pii), big, sizeof big);
+    assert_string_equal(big,
+                        "code 21211: The 'To' number *** is not valid; mail ***@***, "
+                        "ref 1234");
     char tiny[8];
     sj_gateway_error_text(err, strlen(err), tiny, sizeof tiny);
     assert_string_equal(tiny, "code 21");

@@ -51,7 +51,7 @@ sj_status_t sj_secret_load(const sj_conf_t *conf, const char *file_key, const ch
         fclose(f);
         out[n] = '\0';
         while (n && (out[n - 1] == '\n' || out[n - 1] == '\r')) out[--n] = '\0';
-        if (more || n == 0 || strlen(out) != n) {
+        if (more || n == 0 || strlen(out) != n || strpbrk(out, "\r\n")) {
             memset(out, 0, size);
             sj_seterr(errstr, errstr_size,
                       "%s %s: must hold the secret on one line (1 to %zu bytes)",
@@ -63,8 +63,9 @@ sj_status_t sj_secret_load(const sj_conf_t *conf, const char *file_key, const ch
     }
     const char *v = getenv(env);
     if (!v || !*v) return SJ_OK;
-    if (strlen(v) >= size) {
-        sj_seterr(errstr, errstr_size, "%s is longer than %zu bytes", env, size - 1);
+    if (strlen(v) >= size || strpbrk(v, "\r\n")) {
+        sj_seterr(errstr, errstr_size, "%s must be one line of at most %zu bytes", env,
+                  size - 1);
         return SJ_ERR_INPUT;
     }
     memcpy(out, v, strlen(v) + 1);

@@ -25,7 +25,8 @@ redisContext *sj_redis_connect(const char *url, int timeout_ms, char *errstr,
         memcpy(host, path, n);
         host[n] = '\0';
         int64_t v;
-        if (q && (sj_parse_i64(q + 4, &v) != SJ_OK || v < 0 || v > 15)) goto bad;
+        if (q && (sj_parse_i64(q + 4, &v) != SJ_OK || v < 0 || v > SJ_REDIS_DB_MAX))
+            goto bad;
         if (q) db = (long)v;
         rc = redisConnectUnixWithTimeout(host, tv);
     } else if (!strncmp(url, "redis://", 8)) {
@@ -45,7 +46,8 @@ redisContext *sj_redis_connect(const char *url, int timeout_ms, char *errstr,
         }
         if (slash && slash[1]) {
             int64_t v;
-            if (sj_parse_i64(slash + 1, &v) != SJ_OK || v < 0 || v > 15) goto bad;
+            if (sj_parse_i64(slash + 1, &v) != SJ_OK || v < 0 || v > SJ_REDIS_DB_MAX)
+                goto bad;
             db = (long)v;
         }
         rc = redisConnectWithTimeout(host, port, tv);
@@ -62,12 +64,16 @@ redisContext *sj_redis_connect(const char *url, int timeout_ms, char *errstr,
     if (db != 0) {
         redisReply *r = redisCommand(rc, "SELECT %ld", db);
         bool ok = r && r->type != REDIS_REPLY_ERROR;
-        if (r) freeReplyObject(r);
         if (!ok) {
-            sj_seterr(errstr, errstr_size, "redis %s: SELECT %ld failed", url, db);
+            sj_seterr(errstr, errstr_size,
+                      "redis %s: SELECT %ld failed: %s (is there a database %ld? see the "
+                      "server's `databases` setting)",
+                      url, db, r ? r->str : rc->errstr, db);
+            if (r) freeReplyObject(r);
             redisFree(rc);
             return NULL;
         }
+        freeReplyObject(r);
     }
     return rc;
 bad:

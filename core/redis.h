@@ -11,6 +11,11 @@
 #include "buf.h"
 #include "common.h"
 
+/* Highest database number a URL may name; the server decides which exist
+ * (its `databases` setting, 16 by default): SELECT of one it lacks fails
+ * with the server's message. */
+#define SJ_REDIS_DB_MAX 65535
+
 /* Connects with a timeout (ms) and selects the database. Returns NULL and
  * fills errstr on failure; free with redisFree(). */
 redisContext *sj_redis_connect(const char *url, int timeout_ms, char *errstr,

@@ -86,7 +86,7 @@ launch() {
     "$server" --port "$port" --bind 127.0.0.1 --protected-mode yes \
         --save "" --appendonly no --dir "$dir" --dbfilename dump.rdb \
         --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-        --databases 16 < /dev/null > /dev/null 2>&1 ||
+        --databases 32 < /dev/null > /dev/null 2>&1 ||
         { tail -n 20 "$dir/redis.log" >&2; return 1; }
     deadline=$((SECONDS + start_timeout))
     while [ "$SECONDS" -lt "$deadline" ]; do

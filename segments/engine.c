@@ -147,7 +147,9 @@ typedef struct stage {
     redisContext *redis;
     rd_kafka_t *consumer, *producer;
     const char *t_events, *t_due, *t_out, *t_status, *group;
-    sj_redis_pipe_t pipe; /* commands to Redis go through here */
+    sj_redis_pipe_t pipe;       /* commands to Redis go through here */
+    unsigned fault_abort_every; /* SEINTJE_FAULT_ABORT_EVERY: tests of the abort path */
+    unsigned fault_batches;
     /* per batch: its partitions, and residents by pseudonym (open addressing) */
     part_t *parts;
     size_t n_parts, cap_parts;
@@ -382,6 +384,11 @@ static sj_status_t txn_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n,
 static sj_status_t txn_abort(stage_t *s, rd_kafka_message_t **msgs, size_t n,
                              char *errstr, size_t errstr_size)
 {
+    /* Let the transaction's produce requests (and with them the broker's
+     * AddPartitionsToTxn) finish first: librdkafka 2.0 can otherwise end the
+     * transaction while the broker still adds a partition, which fails with
+     * INVALID_TXN_STATE, a fatal error (librdkafka issue #4849). */
+    rd_kafka_flush(s->producer, s->timeout_ms);
     rd_kafka_error_t *e = rd_kafka_abort_transaction(s->producer, s->timeout_ms);
     if (e) {
         txn_error(e, "aborting the transaction", errstr, errstr_size);
@@ -828,7 +835,7 @@ static sj_status_t snapshot(stage_t *s, size_t *owed)
  * offsets are the group's) or not; if not, the residents it touched get
  * their state from before the batch back, and the batch is replayed on a
  * clean slate. */
-static sj_status_t recover(stage_t *s, char *errstr, size_t errstr_size)
+static sj_status_t recover(stage_t *s, bool aborted, char *errstr, size_t errstr_size)
 {
     sj_status_t fst = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size);
     if (fst != SJ_OK) return fst;
@@ -851,9 +858,11 @@ static sj_status_t recover(stage_t *s, char *errstr, size_t errstr_size)
         snprintf(topic, sizeof topic, "%.*s", (int)(colon - f - 1), f + 1);
         rd_kafka_topic_partition_list_add(l, topic, atoi(colon + 1));
     }
-    rd_kafka_resp_err_t e = rd_kafka_committed(s->consumer, l, s->timeout_ms);
+    /* After an abort we know: not committed. */
+    rd_kafka_resp_err_t e = aborted ? RD_KAFKA_RESP_ERR_NO_ERROR
+                                    : rd_kafka_committed(s->consumer, l, s->timeout_ms);
     sj_status_t st = SJ_OK;
-    bool committed = !e;
+    bool committed = !e && !aborted;
     for (size_t i = 0; committed && i + 1 < r->elements; i += 2) {
         const char *f = r->element[i]->str, *colon = strrchr(f, ':');
         if (f[0] != '@' || !colon) continue;
@@ -889,7 +898,13 @@ static sj_status_t recover(stage_t *s, char *errstr, size_t errstr_size)
     }
     if (st == SJ_OK) st = CMD(s, &owed, "DEL", s->inflight_key);
     if (st == SJ_OK) st = drain(s, owed, errstr, errstr_size);
-    if (st == SJ_OK)
+    if (st == SJ_OK && aborted)
+        sj_log(
+            SJ_LOG_WARN, FAC,
+            "the aborted batch's changes to %zu residents with several events in it are "
+            "undone, the batch is consumed again",
+            restored);
+    else if (st == SJ_OK)
         sj_log(SJ_LOG_WARN, FAC,
                committed
                    ? "the batch in flight at the last stop was committed"
@@ -1657,6 +1672,13 @@ static sj_status_t process_batch(stage_t *s, batch_t *b, char *errstr, size_t er
     if (st == SJ_OK) st = gather_finish(s, errstr, errstr_size);
     if (st == SJ_OK) st = drain(s, owed, errstr, errstr_size);
     t = phase(s, SJ_PHASE_WRITE, t);
+    if (st == SJ_OK && s->fault_abort_every &&
+        ++s->fault_batches % s->fault_abort_every == 0) {
+        /* fault injection (tests): this batch's commit fails as a broker
+         * error would, so that the abort path runs */
+        sj_seterr(errstr, errstr_size, "injected fault (SEINTJE_FAULT_ABORT_EVERY)");
+        st = SJ_ERR_AGAIN;
+    }
     if (st == SJ_OK) st = txn_commit(s, msgs, n, errstr, errstr_size);
     t = phase(s, SJ_PHASE_COMMIT, t);
     if (st == SJ_ERR_AGAIN) {
@@ -1672,6 +1694,8 @@ static sj_status_t process_batch(stage_t *s, batch_t *b, char *errstr, size_t er
         st = all ? txn_abort(s, all, na, errstr, errstr_size) : SJ_ERR_NOMEM;
         free(all);
         drop_prefetched(s);
+        /* as after a crash: the batch is decided again on the state before it */
+        if (st == SJ_OK) st = recover(s, true, errstr, errstr_size);
         json_object_clear(s->counters);
         free_batch(s);
         return st;
@@ -1772,6 +1796,12 @@ static sj_status_t setup(stage_t *s, char *errstr, size_t errstr_size)
         sj_seterr(errstr, errstr_size, "nudge.send-window: %s", err);
         return SJ_ERR_INPUT;
     }
+    const char *fault = getenv("SEINTJE_FAULT_ABORT_EVERY");
+    if (fault && *fault) {
+        s->fault_abort_every = (unsigned)strtoul(fault, NULL, 10);
+        sj_log(SJ_LOG_WARN, FAC, "fault injection: every %u-th batch is aborted",
+               s->fault_abort_every);
+    }
     s->cap_count = (unsigned)sj_conf_get_int(c, "nudge.cap-count");
     s->cap_days = (unsigned)sj_conf_get_int(c, "nudge.cap-days");
     s->require_consent = sj_conf_get_bool(c, "nudge.require-consent");
@@ -1810,7 +1840,7 @@ static sj_status_t setup(stage_t *s, char *errstr, size_t errstr_size)
                                          errstr, errstr_size);
     if (!s->consumer) return SJ_ERR;
     snprintf(s->inflight_key, sizeof s->inflight_key, "sj:{segment}:inflight:%s", txn_id);
-    return recover(s, errstr, errstr_size);
+    return recover(s, false, errstr, errstr_size);
 }
 
 static void teardown(stage_t *s)

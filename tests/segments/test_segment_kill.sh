@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Kill test of the segmentation engine against the real broker and
-# redis-server, in two scenarios (a synthetic population; residents whose
-# events come one after the other, so that batches hold several events of one
-# resident): the same input goes through `seintje segment` twice, once in one go (the reference) and once SIGKILLed KILLS times in the
-# middle of its work and restarted. Every intent of the reference must be on
-# the killed run's notifications topic, nothing else, and no intent id twice
-# (read committed, as downstream consumers read). The clock is fixed (--now),
-# so the decisions do not depend on when a batch happens to run.
+# redis-server, in two scenarios: a synthetic population, and residents whose
+# events come one after the other (so that batches hold several events of one
+# resident, the case the crash-recovery copies are for). The same input goes
+# through `seintje segment` once in one go (the reference) and once SIGKILLed
+# KILLS times in the middle of its work and restarted; the clustered one also
+# once with every third transaction aborted at run time (fault injection,
+# SEINTJE_FAULT_ABORT_EVERY). Every intent of the reference must be there,
+# nothing else, and no intent id twice (read committed, as downstream
+# consumers read). The clock is fixed (--now), so the decisions do not depend
+# on when a batch happens to run.
 #
 # Environment (sj_integration_test): SEINTJE_SERVICES_ENV, SEINTJE_BIN,
 # SEINTJE_SOURCE_DIR, SEINTJE_BUILD_DIR. KILL_RESIDENTS, KILLS override.
@@ -48,7 +51,7 @@ ids() { # ids NAME -> sorted intent ids on its notifications topic, one per line
         sort
 }
 
-for db in 9 10 11 12; do redis-cli -h "${redis_host%:*}" -p "${redis_host#*:}" -n $db FLUSHDB >/dev/null; done
+for db in 16 17 18 19 20; do redis-cli -h "${redis_host%:*}" -p "${redis_host#*:}" -n $db FLUSHDB >/dev/null; done
 
 # input NAME: publish scenario NAME's life events to its topic (settings first)
 input() {
@@ -89,7 +92,7 @@ with open(sys.argv[1], "w") as f:
             ev(f, i, "service.id-card-requested", "2026-09-23T08:00:00Z")
 PY
 
-scenario() { # scenario NAME DB_REF DB_KILL
+scenario() { # scenario NAME DB_REF DB_KILL [DB_ABORT]
     local name=$1 n kills i dups missing extra id
     echo "== $name: reference, one uninterrupted run"
     settings "$name-ref" "$2"
@@ -136,8 +139,25 @@ scenario() { # scenario NAME DB_REF DB_KILL
         fail "$name: $missing intents missing after the kills"
     fi
     [ "$extra" -eq 0 ] || fail "$name: $extra intents that the reference did not make"
+
+    # Transactions aborted at run time (as after a broker error): every third
+    # batch's commit fails by fault injection, the batch is consumed again.
+    [ -n "${4:-}" ] || return 0
+    echo "== $name: every third transaction aborted"
+    settings "$name-abort" "$4"
+    input "$name"
+    SEINTJE_FAULT_ABORT_EVERY=3 "$BIN" segment -e --batch 200 --now "$NOW" "${X[@]}" |
+        tee "$work/$name-abort.txt"
+    grep -Eq "\(([0-9]+) batches, [1-9][0-9]* aborted\)" "$work/$name-abort.txt" ||
+        fail "$name: no transaction was aborted"
+    ids "$name-abort" >"$work/$name-abort.ids"
+    cmp -s "$work/$name-ref.ids" "$work/$name-abort.ids" ||
+        fail "$name: with aborts $(wc -l <"$work/$name-abort.ids") intents," \
+            "$(comm -23 "$work/$name-ref.ids" "$work/$name-abort.ids" | wc -l) missing," \
+            "$(comm -13 "$work/$name-ref.ids" "$work/$name-abort.ids" | wc -l) unexpected"
+    echo "$name: with aborts the same $(wc -l <"$work/$name-abort.ids") intents as the reference"
 }
 
-scenario synthetic 9 10
-scenario clustered 11 12
+scenario synthetic 16 17
+scenario clustered 18 19 20
 echo "segment kill test: all checks passed"

@@ -1112,6 +1112,16 @@ static sj_status_t setup(stage_t *s, char *errstr, size_t errstr_size)
         return SJ_ERR_INPUT;
     if (!(s->channels = sj_channels_new(c, s->o->outbox_dir, &st, errstr, errstr_size)))
         return st;
+    static const char *const timeouts[] = {"smtp.timeout-ms", "sms.timeout-ms",
+                                           "app.timeout-ms"};
+    for (int k = 0; k < SJ_ROUTE_CHANNELS; k++)
+        if (sj_channels_via(s->channels, k) != SJ_VIA_OUTBOX &&
+            sj_conf_get_int(c, timeouts[k]) >= s->lease_ms)
+            sj_log(SJ_LOG_WARN, FAC,
+                   "deliver.lease-ms (%lld) is not longer than %s (%lld): another "
+                   "instance may take over a send still in flight and send it twice",
+                   (long long)s->lease_ms, timeouts[k],
+                   (long long)sj_conf_get_int(c, timeouts[k]));
     s->redis = sj_redis_connect(sj_conf_get(c, "redis.url"),
                                 (int)sj_conf_get_int(c, "redis.timeout-ms"), errstr,
                                 errstr_size);

@@ -51,6 +51,7 @@ dl_settings 7 -X email.transport=smtp -X "smtp.host=$SEINTJE_TEST_SMTP_HOST" \
     -X "app.client-id=$SEINTJE_TEST_INBOX_CLIENT_ID" \
     -X "app.client-secret-file=$SEINTJE_TEST_INBOX_CLIENT_SECRET_FILE" \
     -X "deliver.max-in-flight=$INFLIGHT" -X deliver.lease-ms=4000 \
+    -X smtp.timeout-ms=3000 -X sms.timeout-ms=3000 -X app.timeout-ms=3000 \
     -X deliver.retry-base-ms=200 -X deliver.retry-max-attempts=8 \
     -X smtp.rate=250 -X sms.rate=250 -X app.rate=250 --log-level info
 

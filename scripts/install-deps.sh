@@ -25,6 +25,8 @@ required=(
     openjdk-17-jdk-headless maven
     python3 python3-aiosmtpd
     curl openssl
+    # GNU time: CPU and peak RSS in bench/deliver_vs_curl.sh
+    time
     # tests/segments/stats_check.py checks `seintje experiment stats` against them
     python3-scipy python3-statsmodels
 )

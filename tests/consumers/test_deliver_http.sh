@@ -145,10 +145,12 @@ EOF
 
 note "C: token refresh before expiry, app.rate 2/s"
 C=$(hex)
-dl_make "$C" 13 app
+# at 2/s for longer than a token lives (the peer's lifetime, 5 s by default)
+nc=$((2 * ${SEINTJE_TEST_INBOX_TOKEN_TTL:-5} + 3))
+dl_make "$C" "$nc" app
 dl_settings 5 "${HTTP[@]}" -X app.rate=2 -X "deliver.group=$RUN-c"
 dl_deliver "$SJ_WORK/c.txt"
-assert_eq 13 "$(num "$SJ_WORK/c.txt" 'app ([0-9]+)$')" "app messages at 2/s"
+assert_eq "$nc" "$(num "$SJ_WORK/c.txt" 'app ([0-9]+)$')" "app messages at 2/s"
 [ "$(num "$SJ_WORK/c.txt" 'tokens: ([0-9]+) fetched')" -ge 2 ] || fail "the token was not refreshed"
 [ "$(num "$SJ_WORK/c.txt" 'fetched \(([0-9]+) before expiry')" -ge 1 ] ||
     fail "the token was not refreshed before it expired"

@@ -48,10 +48,12 @@
 #include <hiredis/hiredis.h>
 
 #include "core/common.h"
+#include "segments/keys.h"
 
-#define SJ_LEDGER_KEY_MAX       96
-#define SJ_SCHEDULE_DUE_KEY     "sj:{schedule}:due"
-#define SJ_SCHEDULE_INTENTS_KEY "sj:{schedule}:intents"
+#define SJ_LEDGER_KEY_MAX 96
+/* (in segments/keys.h with every other key: `resident forget` erases from them) */
+#define SJ_SCHEDULE_DUE_KEY     SJ_KEY_DLV_DUE
+#define SJ_SCHEDULE_INTENTS_KEY SJ_KEY_DLV_INTENTS
 
 /* Writes "sj:dlv:{<id>}" into out. */
 void sj_ledger_key(const char *id, char out[SJ_LEDGER_KEY_MAX]);

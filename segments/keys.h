@@ -29,6 +29,10 @@
  *   sj:{segment}:committed hash "<topic>:<partition>" -> the highest next offset
  *                               any segment group committed (replay detection)
  *   sj:{stats}:<campaign> hash  "<variant>|<outcome>" -> count
+ *   sj:{schedule}:due, sj:{schedule}:intents   the delivery stage's queue
+ *                               (consumers/ledger.h, which also keeps
+ *                               sj:dlv:{<intent id>}: delivery states, no
+ *                               personal data but the pseudonym)
  *
  * P is the 64-hex pseudonym; ids are 32 hex. */
 #ifndef SJ_KEYS_H
@@ -40,7 +44,13 @@
 #define SJ_KEY_MAX 160
 
 #define SJ_KEY_SCHED_DUE "sj:{sched}:due"
-#define SJ_KEY_COMMITTED "sj:{segment}:committed"
+
+/* The delivery stage's queue (consumers/ledger.h): intents not yet due,
+ * retries and fallbacks, with the intent JSON (which holds the resident's
+ * given name). `resident forget` removes a resident's entries. */
+#define SJ_KEY_DLV_DUE     "sj:{schedule}:due"
+#define SJ_KEY_DLV_INTENTS "sj:{schedule}:intents"
+#define SJ_KEY_COMMITTED   "sj:{segment}:committed"
 
 /* The suffixes of per-resident keys after "sj:res:{P}" ("" is the profile). */
 #define SJ_RES_SUFFIXES                                                                  \

@@ -500,6 +500,51 @@ static int unschedule(redisContext *rc, const char *p, const redisReply *ids,
     return ex;
 }
 
+/* The resident's intents in the delivery stage's queue (the intent JSON
+ * holds the given name): a scan of the whole queue, since it is keyed by
+ * intent; each entry of this resident is removed from both of its keys.
+ * *removed: how many. An intent deliver holds at this moment (taken, not
+ * yet parked again) can escape; running forget again catches it. */
+static int forget_deliveries(redisContext *rc, const char *p, long long *removed)
+{
+    char cursor[32] = "0", needle[SJ_PSEUDONYM_LEN + 3];
+    snprintf(needle, sizeof needle, "\"%s\"", p);
+    int ex = SJ_EXIT_OK;
+    do {
+        redisReply *r =
+            redisCommand(rc, "HSCAN %s %s COUNT 1000", SJ_KEY_DLV_INTENTS, cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            if (r) freeReplyObject(r);
+            return redis_failed(rc, "reading the delivery queue " SJ_KEY_DLV_INTENTS);
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        for (size_t i = 0; ex == SJ_EXIT_OK && i + 1 < kv->elements; i += 2) {
+            const redisReply *id = kv->element[i], *v = kv->element[i + 1];
+            if (v->type != REDIS_REPLY_STRING || !strstr(v->str, needle)) continue;
+            json_t *j = json_loadb(v->str, (size_t)v->len, 0, NULL);
+            const char *who = json_string_value(json_object_get(j, "resident"));
+            bool mine = who && !strcmp(who, p);
+            json_decref(j);
+            if (!mine) continue;
+            redisReply *a = redisCommand(rc, "HDEL %s %b", SJ_KEY_DLV_INTENTS, id->str,
+                                         (size_t)id->len);
+            redisReply *b = a ? redisCommand(rc, "ZREM %s %b", SJ_KEY_DLV_DUE, id->str,
+                                             (size_t)id->len)
+                              : NULL;
+            if (!a || !b || a->type == REDIS_REPLY_ERROR || b->type == REDIS_REPLY_ERROR)
+                ex = redis_failed(rc, "removing from the delivery queue");
+            else if (a->integer > 0)
+                (*removed)++;
+            if (a) freeReplyObject(a);
+            if (b) freeReplyObject(b);
+        }
+        freeReplyObject(r);
+    } while (ex == SJ_EXIT_OK && strcmp(cursor, "0"));
+    return ex;
+}
+
 static int forget(redisContext *rc, const char *p)
 {
     const char *suffix[MAX_KEYS];
@@ -547,14 +592,19 @@ static int forget(redisContext *rc, const char *p)
     if (ex == SJ_EXIT_OK && after && after->type == REDIS_REPLY_ARRAY)
         ex = unschedule(rc, p, after, before, &unscheduled);
 
+    /* 4. intents waiting in the delivery stage's queue */
+    long long queued = 0;
+    if (ex == SJ_EXIT_OK) ex = forget_deliveries(rc, p, &queued);
+
     if (ex == SJ_EXIT_OK) {
         long long deleted = int_reply(e->element[nc - 1]);
-        if (deleted == 0 && unscheduled == 0) {
+        if (deleted == 0 && unscheduled == 0 && queued == 0) {
             printf("resident %s: nothing to forget\n", p);
         } else {
-            printf("resident %s: forgotten: %lld %s, %lld schedule %s\n", p, deleted,
-                   deleted == 1 ? "key" : "keys", unscheduled,
-                   unscheduled == 1 ? "entry" : "entries");
+            printf("resident %s: forgotten: %lld %s, %lld schedule %s, %lld queued %s\n",
+                   p, deleted, deleted == 1 ? "key" : "keys", unscheduled,
+                   unscheduled == 1 ? "entry" : "entries", queued,
+                   queued == 1 ? "intent" : "intents");
             for (size_t i = 0; i < nk; i++) {
                 long long c = int_reply(e->element[1 + i]);
                 if (c > 0)
@@ -564,6 +614,9 @@ static int forget(redisContext *rc, const char *p)
             if (unscheduled > 0)
                 printf("  %-*s %6lld %s\n", KEY_COLUMN, SJ_KEY_SCHED_DUE, unscheduled,
                        unit("ZCARD", unscheduled));
+            if (queued > 0)
+                printf("  %-*s %6lld %s\n", KEY_COLUMN, SJ_KEY_DLV_INTENTS, queued,
+                       unit("HLEN", queued));
         }
         if (fflush(stdout) != 0) ex = SJ_EXIT_FAILURE;
     }

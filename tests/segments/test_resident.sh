@@ -100,6 +100,13 @@ sj_redis ZADD "sj:res:{$P1}:sent" 1779000000000 "$ID3" > /dev/null
 sj_redis HSET "sj:res:{$P1}:goals" be.seintje.service.id-card-requested 1779500000000 > /dev/null
 sj_redis HSET "sj:res:{$P1}:exposure" id-card-renewal "plain 1779000000000" > /dev/null
 
+# the delivery stage's queue: two intents of P1 (a retry and one not yet
+# due), one of someone else
+QP=$(sj_unique q | tr -c 'a-z0-9\n' x)
+sj_redis HSET 'sj:{schedule}:intents' "$QP-1" "{\"id\":\"$QP-1\",\"resident\":\"$P1\",\"context\":{\"given_name\":\"Ann\"}}" \
+    "$QP-2" "{\"id\":\"$QP-2\",\"resident\":\"$P1\"}" "$QP-3" "{\"id\":\"$QP-3\",\"resident\":\"$P2\"}" > /dev/null
+sj_redis ZADD 'sj:{schedule}:due' 1 "$QP-1" 2 "$QP-2" 3 "$QP-3" > /dev/null
+
 note "seintje resident show"
 "$S" resident show "${R[@]}" "$P1" > show1.json || fail "show exit $?"
 "$S" resident show "${R[@]}" "$P1" > show2.json || fail "show exit $?"
@@ -129,7 +136,12 @@ PY
 note "seintje resident forget"
 "$S" resident forget "${R[@]}" "$P1" > forget.txt || fail "forget exit $?"
 cat forget.txt
-grep -qx "resident $P1: forgotten: 8 keys, 2 schedule entries" forget.txt || fail "forget summary"
+grep -qx "resident $P1: forgotten: 8 keys, 2 schedule entries, 2 queued intents" forget.txt ||
+    fail "forget summary"
+assert_eq "$QP-3" "$(sj_redis HKEYS 'sj:{schedule}:intents' | grep "^$QP-")" "delivery queue after forget"
+assert_eq "$QP-3" "$(sj_redis ZRANGE 'sj:{schedule}:due' 0 -1 | grep "^$QP-")" "delivery schedule after forget"
+sj_redis HDEL 'sj:{schedule}:intents' "$QP-3" > /dev/null
+sj_redis ZREM 'sj:{schedule}:due' "$QP-3" > /dev/null
 grep -Eq "^  sj:res:\{$P1\}:consent +6 fields$" forget.txt || fail "forget: consent count"
 grep -Eq "^  sj:\{sched\}:due +2 members$" forget.txt || fail "forget: schedule count"
 left=$(sj_redis --scan --pattern "sj:res:{$P1}*")
@@ -152,7 +164,7 @@ echo "$NRN" | "$S" resident show --nrn "${R[@]}" > nrn_show.json 2> nrn_err.txt 
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["pseudonym"]==sys.argv[2] and d["profile"]["given_name"]=="Nora", d' \
     nrn_show.json "$PN" || fail "show --nrn found another resident"
 printf '%s\r\n' "85073003328" | "$S" resident forget --nrn "${R[@]}" > nrn_forget.txt 2>> nrn_err.txt || fail "forget --nrn"
-grep -q "^resident $PN: forgotten: 1 key, 0 schedule entries" nrn_forget.txt || fail "forget --nrn summary"
+grep -q "^resident $PN: forgotten: 1 key, 0 schedule entries, 0 queued intents" nrn_forget.txt || fail "forget --nrn summary"
 assert_eq "" "$(sj_redis --scan --pattern "sj:res:{$PN}*")" "keys left after forget --nrn"
 rc=0
 echo 85073003329 | "$S" resident show --nrn "${R[@]}" > /dev/null 2>> nrn_err.txt || rc=$?

@@ -3,6 +3,7 @@
  * formatting. See timeutil.h. */
 #include "timeutil.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,23 +69,28 @@ static void put_digits(char *p, unsigned v, int w)
     for (int i = w - 1; i >= 0; i--, v /= 10) p[i] = (char)('0' + v % 10);
 }
 
-void sj_date_format(int32_t days, char *out)
+/* "YYYY-MM-DD" of years 0-9999 at out (10 bytes, no NUL); false for others. */
+static bool put_date(char *out, int y, unsigned m, unsigned d)
 {
-    int y;
-    unsigned m, d;
-    sj_civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) { /* not on the fast path */
-        char tmp[48];
-        snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y, m, d);
-        memcpy(out, tmp, 10);
-        out[10] = '\0';
-        return;
-    }
+    if (y < 0 || y > 9999) return false;
     put_digits(out, (unsigned)y, 4);
     out[4] = '-';
     put_digits(out + 5, m, 2);
     out[7] = '-';
     put_digits(out + 8, d, 2);
+    return true;
+}
+
+void sj_date_format(int32_t days, char *out)
+{
+    int y;
+    unsigned m, d;
+    sj_civil_from_days(days, &y, &m, &d);
+    if (!put_date(out, y, m, d)) { /* not on the fast path */
+        char tmp[48];
+        snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y, m, d);
+        memcpy(out, tmp, 10);
+    }
     out[10] = '\0';
 }
 
@@ -137,7 +143,7 @@ void sj_time_format_rfc3339(int64_t ms, char *out)
     int y;
     unsigned m, d;
     sj_civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) { /* not on the fast path */
+    if (!put_date(out, y, m, d)) { /* not on the fast path */
         char tmp[96];
         snprintf(tmp, sizeof tmp, "%04d-%02u-%02uT%02u:%02u:%02u.%03uZ", y, m, d,
                  sod / 3600, sod / 60 % 60, sod % 60, millis);
@@ -147,11 +153,6 @@ void sj_time_format_rfc3339(int64_t ms, char *out)
         out[n] = '\0';
         return;
     }
-    put_digits(out, (unsigned)y, 4);
-    out[4] = '-';
-    put_digits(out + 5, m, 2);
-    out[7] = '-';
-    put_digits(out + 8, d, 2);
     out[10] = 'T';
     put_digits(out + 11, sod / 3600, 2);
     out[13] = ':';

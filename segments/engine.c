@@ -15,6 +15,17 @@
  * commit (counters, clean-up of released bodies) may be lost in a crash and
  * is never needed for correctness.
  *
+ * Experiment counters (sj:{exp}:<experiment>) count residents, each once:
+ * exposed when the HSETNX of its exposure record answers 1 (read back with
+ * the decision writes, drain_writes()), converted when the conversion script
+ * of a goal event (append_conversion(), in the resident's slot) records a
+ * new conversion. The per-resident records survive an abort and are never
+ * undone, so a replayed batch finds them and counts nothing; the counters
+ * are written right after the records, before the commit (exp_flush()). A
+ * crash between the two loses counts (an undercount bounded by one batch),
+ * never doubles them: the records and the counters are in different hash
+ * slots, so Redis Cluster allows no atomic step over both.
+ *
  * One poll batch:
  *   1. parse the messages (events and ticks);
  *   2. one pipelined round trip: apply every event to its profile, then read
@@ -106,6 +117,9 @@ typedef struct item {
     long first_event;  /* the batch's first event of this resident (maybe itself) */
     size_t part;       /* index in stage.parts */
     size_t nr, r_profile, n_profile, r_goals, r_sent, r_states, r_body;
+    bool goal;             /* a goal event of a loaded campaign (with a time) */
+    bool conv;             /* ... of a campaign with an experiment: may convert */
+    size_t r_conv, n_conv; /* replies of its conversion scripts (append_update) */
     sj_profile_full_t *profile;
     json_t *resident; /* as audience rules see it */
 } item_t;
@@ -116,6 +130,15 @@ typedef struct step {
     json_t *intent; /* owned */
     size_t order;
 } step_t;
+
+/* A decision write whose reply tells whether a resident was exposed for the
+ * first time (HSETNX of sj:res:{P}:exposure): its position among the batch's
+ * decision writes, and the arm it counts for. */
+typedef struct watch {
+    size_t reply;
+    const sj_campaign_t *c;
+    size_t variant; /* index in c->variants */
+} watch_t;
 
 /* A partition of a batch: where the batch ends in it, and the highest
  * position any segment group committed there (replay detection). */
@@ -184,6 +207,11 @@ typedef struct stage {
     char dr_error[256];
     /* counters flushed to Redis after the commit: campaign -> {field: n} */
     json_t *counters;
+    /* experiment counters of the batch (experiment -> {field: n}), written
+     * as soon as the records that guard them are (exp_flush()) */
+    json_t *exp_counts;
+    watch_t *watches; /* first exposures to look for in the decision writes */
+    size_t n_watches, cap_watches;
 } stage_t;
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -240,14 +268,52 @@ static const sj_campaign_t *campaign_by_id(const stage_t *s, const char *id)
     return NULL;
 }
 
-static bool is_goal_type(const stage_t *s, const char *type)
+/* Is type one of campaign c's goal events? */
+static bool campaign_goal(const sj_campaign_t *c, const char *type)
 {
+    for (size_t g = 0; g < c->n_goal_events; g++)
+        if (!strcmp(c->goal_events[g], type)) return true;
+    return false;
+}
+
+/* An experiment: a campaign with two or more variants (those have a goal). */
+static bool campaign_experiment(const sj_campaign_t *c)
+{
+    return c->n_variants > 1 && c->n_goal_events > 0;
+}
+
+/* Is type a goal event of some campaign (the return value), and of one
+ * with an experiment (*conv)? One pass over the campaigns, as before the
+ * experiment counters: other events pay nothing more. */
+static bool goal_kind(const stage_t *s, const char *type, bool *conv)
+{
+    bool goal = false;
+    *conv = false;
     for (size_t i = 0; i < sj_campaigns_count(s->campaigns); i++) {
         const sj_campaign_t *c = sj_campaigns_get(s->campaigns, i);
-        for (size_t g = 0; g < c->n_goal_events; g++)
-            if (!strcmp(c->goal_events[g], type)) return true;
+        if (!campaign_goal(c, type)) continue;
+        goal = true;
+        if (campaign_experiment(c)) {
+            *conv = true;
+            break;
+        }
     }
-    return false;
+    return goal;
+}
+
+/* Counts one resident in an arm of an experiment: "<variant>|<what>". */
+static void exp_count(stage_t *s, const char *experiment, const char *variant,
+                      const char *what)
+{
+    json_t *c = json_object_get(s->exp_counts, experiment);
+    if (!c) {
+        c = json_object();
+        json_object_set_new(s->exp_counts, experiment, c);
+    }
+    char field[160];
+    snprintf(field, sizeof field, "%s|%s", variant, what);
+    json_t *n = json_object_get(c, field);
+    json_object_set_new(c, field, json_integer(n ? json_integer_value(n) + 1 : 1));
 }
 
 /* ---- Redis: appending commands ------------------------------------------- */
@@ -621,14 +687,30 @@ static sj_status_t release(stage_t *s, step_t *sp, int64_t now, char *errstr,
     const char *variant = jstr(o, "variant"), *step = jstr(o, "step");
     bool initial = step && !strcmp(step, SJ_INTENT_STEP_INITIAL);
     bool holdout = false;
+    size_t vi = c->n_variants;
     for (size_t i = 0; i < c->n_variants; i++)
-        if (variant && !strcmp(c->variants[i].id, variant))
+        if (variant && !strcmp(c->variants[i].id, variant)) {
             holdout = c->variants[i].holdout;
+            vi = i;
+        }
     sj_status_t st = SJ_OK;
     if (initial) {
         char k_exp[SJ_KEY_MAX], val[96];
         sj_key_res(k_exp, it->pseudonym, ":exposure");
         snprintf(val, sizeof val, "%s %lld", variant ? variant : "-", (long long)now);
+        /* Its reply says whether the exposure is new: the experiment
+         * counter counts it then (drain_writes()). */
+        if (vi < c->n_variants && campaign_experiment(c)) {
+            if (s->n_watches == s->cap_watches) {
+                size_t cap = s->cap_watches ? 2 * s->cap_watches : 64;
+                watch_t *w = realloc(s->watches, cap * sizeof *w);
+                if (!w) return SJ_ERR_NOMEM;
+                s->watches = w;
+                s->cap_watches = cap;
+            }
+            s->watches[s->n_watches++] =
+                (watch_t){.reply = s->n_writes, .c = c, .variant = vi};
+        }
         st = CMD(s, &s->n_writes, "HSETNX", k_exp, c->experiment, val);
         if (st == SJ_OK) count(s, c->id, variant, "exposed");
     }
@@ -1227,6 +1309,45 @@ static sj_status_t consents_read(stage_t *s, batch_t *b, char *errstr, size_t er
     return st;
 }
 
+/* A goal event of an experiment's campaign: a resident exposed to the
+ * experiment (sj:res:{P}:exposure) converts when the event's time is at or
+ * after the exposure and at most the goal's window_days after it. The
+ * script, in the resident's hash slot, records the conversion once
+ * (HSETNX sj:res:{P}:converted) and returns {experiment, variant} when that
+ * record is new, nil otherwise (not exposed, outside the window, or counted
+ * before: a replayed batch or history); gather() counts the new ones. */
+static sj_status_t append_conversion(stage_t *s, const item_t *it, const sj_campaign_t *c,
+                                     const char *ms, size_t *n)
+{
+    char k_exp[SJ_KEY_MAX], k_conv[SJ_KEY_MAX], window[24];
+    sj_key_res(k_exp, it->pseudonym, ":exposure");
+    sj_key_res(k_conv, it->pseudonym, ":converted");
+    snprintf(window, sizeof window, "%lld", (long long)c->goal_window_days * DAY_MS);
+    return CMD(s, n, "EVAL",
+               "local e = redis.call('HGET', KEYS[1], ARGV[1]) "
+               "if not e then return false end "
+               "local v, t = string.match(e, '^(%S+) (%d+)$') "
+               "if not v then return false end "
+               "local g, t0 = tonumber(ARGV[2]), tonumber(t) "
+               "if g < t0 or g > t0 + tonumber(ARGV[3]) then return false end "
+               "if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then "
+               "return false end "
+               "return {ARGV[1], v}",
+               "2", k_exp, k_conv, c->experiment, ms, window);
+}
+
+/* Counts the conversions the scripts of append_conversion() report. */
+static void conversions(stage_t *s, const item_t *it)
+{
+    for (size_t k = 0; k < it->n_conv && it->r_conv + k < it->nr; k++) {
+        const redisReply *r = it->r[it->r_conv + k];
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_STRING)
+            exp_count(s, r->element[0]->str, r->element[1]->str, "converted");
+    }
+}
+
 /* Appends the commands that apply an event's update (it->u). */
 static sj_status_t append_update(stage_t *s, item_t *it, size_t *n)
 {
@@ -1258,11 +1379,21 @@ static sj_status_t append_update(stage_t *s, item_t *it, size_t *n)
     sj_key_res(key, it->pseudonym, ":consent");
     LIST("HSET", u->consent, u->n_consent);
 #undef LIST
-    if (st == SJ_OK && it->ev.time && is_goal_type(s, it->ev.type)) {
+    if (st == SJ_OK && it->goal) {
         char ms[24];
         snprintf(ms, sizeof ms, "%lld", (long long)it->ev.time_ms);
         sj_key_res(key, it->pseudonym, ":goals");
         st = CMD(s, n, "HSET", key, it->ev.type, ms);
+        it->r_conv = *n;
+        it->n_conv = 0;
+        for (size_t i = 0;
+             st == SJ_OK && it->conv && i < sj_campaigns_count(s->campaigns); i++) {
+            const sj_campaign_t *c = sj_campaigns_get(s->campaigns, i);
+            if (campaign_experiment(c) && campaign_goal(c, it->ev.type)) {
+                st = append_conversion(s, it, c, ms, n);
+                it->n_conv++;
+            }
+        }
     }
     return st;
 }
@@ -1341,10 +1472,17 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
      * the updates of everyone else follow, and their replies are read only
      * with the decision writes: Redis applies them while the campaigns are
      * decided here. (Each resident's commands stay in order.) */
+    /* A goal event that may convert goes first too: its scripts' replies
+     * are read here (conversions()). */
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
         item_t *it = &s->items[i];
+        it->goal = it->conv = false;
+        it->n_conv = 0;
         if (!it->ok || it->kind == K_TICK) continue;
-        if ((st = find_candidates(s, it)) == SJ_OK && it->kind == K_EVENT && it->n_cand)
+        if (it->kind == K_EVENT && it->ev.time)
+            it->goal = goal_kind(s, it->ev.type, &it->conv);
+        if ((st = find_candidates(s, it)) == SJ_OK && it->kind == K_EVENT &&
+            (it->n_cand || it->conv))
             s->items[it->first_event].cand_resident = true;
     }
     for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
@@ -1403,6 +1541,7 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
                 sj_seterr(errstr, errstr_size, "redis: %s", it->r[j]->str);
                 st = SJ_ERR;
             }
+        if (st == SJ_OK && it->n_conv) conversions(s, it);
         if (st == SJ_OK && it->kind == K_EVENT && it->now_pass) s->st->profile_updates++;
     }
     return st;
@@ -1578,6 +1717,63 @@ static void free_batch(stage_t *s)
     json_array_clear(s->cleanup);
 }
 
+/* Reads (and checks) the n replies of the decision writes; a watched
+ * HSETNX that set a new exposure counts the resident as exposed. */
+static sj_status_t drain_writes(stage_t *s, size_t n, char *errstr, size_t errstr_size)
+{
+    if (!s->n_watches) return drain(s, n, errstr, errstr_size);
+    sj_status_t st = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size);
+    size_t w = 0;
+    for (size_t i = 0; st != SJ_ERR_IO && i < n; i++) {
+        void *v = NULL;
+        if (redisGetReply(s->redis, &v) != REDIS_OK) {
+            sj_seterr(errstr, errstr_size, "redis: %s", s->redis->errstr);
+            return SJ_ERR_IO;
+        }
+        redisReply *r = v;
+        if (r->type == REDIS_REPLY_ERROR && st == SJ_OK) {
+            sj_seterr(errstr, errstr_size, "redis: %s", r->str);
+            st = SJ_ERR;
+        }
+        if (w < s->n_watches && s->watches[w].reply == i) {
+            const watch_t *x = &s->watches[w++];
+            if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+                exp_count(s, x->c->experiment, x->c->variants[x->variant].id, "exposed");
+        }
+        freeReplyObject(r);
+    }
+    return st;
+}
+
+/* Writes the batch's experiment counters (their replies are read with the
+ * next round trip) and sends them at once. They are written whether or not
+ * the batch's transaction then commits: the records that guard them
+ * (sj:res:{P}:exposure, :converted) are already written and stay, so a
+ * replay of the batch does not count them again. */
+static sj_status_t exp_flush(stage_t *s, char *errstr, size_t errstr_size)
+{
+    const char *exp, *field;
+    json_t *fields, *v;
+    sj_status_t st = SJ_OK;
+    if (!json_object_size(s->exp_counts)) return SJ_OK;
+    json_object_foreach(s->exp_counts, exp, fields)
+    {
+        char k[SJ_KEY_MAX], by[24];
+        sj_key_exp(k, exp);
+        json_object_foreach(fields, field, v)
+        {
+            snprintf(by, sizeof by, "%lld", (long long)json_integer_value(v));
+            if (st == SJ_OK) st = CMD(s, &s->n_post, "HINCRBY", k, field, by);
+        }
+    }
+    json_object_clear(s->exp_counts);
+    if (st != SJ_OK) {
+        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        return st;
+    }
+    return sj_redis_pipe_flush(&s->pipe, errstr, errstr_size);
+}
+
 /* After the commit: committed positions, counters, clean-up; their replies
  * are read with the next round trip. */
 static sj_status_t post_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n)
@@ -1664,13 +1860,15 @@ static sj_status_t process_batch(stage_t *s, batch_t *b, char *errstr, size_t er
     if (st == SJ_OK && s->n_steps)
         qsort(s->steps, s->n_steps, sizeof *s->steps, step_cmp);
     s->n_writes = 0;
+    s->n_watches = 0;
     for (size_t i = 0; st == SJ_OK && i < s->n_steps; i++)
         st = decide(s, &s->steps[i], errstr, errstr_size);
     size_t owed = s->n_writes;
     s->n_writes = 0;
     t = phase(s, SJ_PHASE_RULES, t);
     if (st == SJ_OK) st = gather_finish(s, errstr, errstr_size);
-    if (st == SJ_OK) st = drain(s, owed, errstr, errstr_size);
+    if (st == SJ_OK) st = drain_writes(s, owed, errstr, errstr_size);
+    if (st == SJ_OK) st = exp_flush(s, errstr, errstr_size);
     t = phase(s, SJ_PHASE_WRITE, t);
     if (st == SJ_OK && s->fault_abort_every &&
         ++s->fault_batches % s->fault_abort_every == 0) {
@@ -1694,6 +1892,9 @@ static sj_status_t process_batch(stage_t *s, batch_t *b, char *errstr, size_t er
         st = all ? txn_abort(s, all, na, errstr, errstr_size) : SJ_ERR_NOMEM;
         free(all);
         drop_prefetched(s);
+        /* the experiment counters' replies first: recover() reads its own */
+        if (st == SJ_OK) st = drain(s, s->n_post, errstr, errstr_size);
+        s->n_post = 0;
         /* as after a crash: the batch is decided again on the state before it */
         if (st == SJ_OK) st = recover(s, true, errstr, errstr_size);
         json_object_clear(s->counters);
@@ -1861,6 +2062,8 @@ static void teardown(stage_t *s)
     json_decref(s->sends);
     json_decref(s->cleanup);
     json_decref(s->counters);
+    json_decref(s->exp_counts);
+    free(s->watches);
 }
 
 sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
@@ -1882,6 +2085,7 @@ sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
     s.sends = json_object();
     s.cleanup = json_array();
     s.counters = json_object();
+    s.exp_counts = json_object();
     s.batch_max = batch;
     bool mem = true;
     for (int k = 0; k < 2; k++) {
@@ -1891,7 +2095,7 @@ sj_status_t sj_segment_run(const sj_conf_t *conf, const sj_segment_opts_t *o,
         mem = mem && s.b[k].msgs && s.b[k].items && s.b[k].updates;
     }
     sj_status_t st = SJ_ERR_NOMEM;
-    if (mem && s.decided && s.sends && s.cleanup && s.counters)
+    if (mem && s.decided && s.sends && s.cleanup && s.counters && s.exp_counts)
         st = setup(&s, errstr, errstr_size);
     else
         sj_seterr(errstr, errstr_size, "out of memory");

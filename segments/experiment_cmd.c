@@ -1,13 +1,15 @@
-/* `seintje experiment`: the experiment commands. For now one subcommand,
- * `stats`, which turns per-arm counts into the report an officer reads
- * (segments/stats.h computes it; this file reads the input and prints text,
- * JSON or CSV):
+/* `seintje experiment`: the experiment commands. `stats` turns per-arm
+ * counts into the report an officer reads (segments/stats.h computes it;
+ * this file reads the input and prints text, JSON or CSV); `report` does the
+ * same with the counters the engine keeps in Redis (sj:{exp}:<experiment>,
+ * segments/keys.h) and the arms of the experiment's campaign, and can draw
+ * the uptake per arm as an SVG chart:
  *
  *     seintje experiment stats --arm control:1000:120 --arm B:1000:150
  *     echo '{"arms":[...]}' | seintje experiment stats --format json
+ *     seintje experiment report id-card-2026 --chart uptake.svg
  *
- * `report` (counts from Redis) and `rebuild` (counts from the delivery and
- * goal topics) come with the experiment tracking work of issue 6. */
+ * `rebuild` (counts from the delivery and goal topics) comes later. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -18,9 +20,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "cli/commands.h"
 #include "core/buf.h"
+#include "core/cli.h"
 #include "core/common.h"
+#include "core/redis.h"
+#include "segments/campaign.h"
+#include "segments/keys.h"
 #include "segments/stats.h"
 
 static const char experiment_usage[] =
@@ -29,10 +37,11 @@ static const char experiment_usage[] =
     "subcommands:\n"
     "  stats    statistics of an experiment from its counts per arm\n"
     "           (seintje experiment stats --help)\n"
+    "  report   the same for a running experiment, from the engine's counters\n"
+    "           in Redis (seintje experiment report --help)\n"
     "\n"
-    "`report` (the counts of a running campaign, from Redis) and `rebuild`\n"
-    "(the counts again from the delivery and goal topics) come with the\n"
-    "experiment tracking work.\n";
+    "`rebuild` (the counts again from the delivery and goal topics) comes\n"
+    "later.\n";
 
 static const char stats_usage[] =
     "usage: seintje experiment stats --arm NAME:EXPOSED:CONVERTED --arm ... [options]\n"
@@ -494,8 +503,9 @@ enum {
     OPT_FORMAT,
 };
 
+/* `report` adds to the JSON "experiment" and "campaign" (NULL: not). */
 static int print_report(const sj_stats_input_t *in, const sj_stats_report_t *r,
-                        format_t format)
+                        format_t format, const char *experiment, const char *campaign)
 {
     if (format == FMT_TEXT) {
         print_text(in, r, stdout);
@@ -503,6 +513,10 @@ static int print_report(const sj_stats_input_t *in, const sj_stats_report_t *r,
         print_csv(in, r, stdout);
     } else {
         json_t *j = report_json(in, r);
+        if (j && experiment) {
+            json_object_set_new(j, "experiment", json_string(experiment));
+            json_object_set_new(j, "campaign", json_string(campaign));
+        }
         int rc = j ? json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) : -1;
         json_decref(j);
         if (rc != 0) {
@@ -629,7 +643,345 @@ static int cmd_stats(int argc, char **argv)
         return usage_error("%s", err);
     if (sj_stats_analyse(&in, &opts, &report, err, sizeof err) != SJ_OK)
         return usage_error("--%s", err);
-    return print_report(&in, &report, format);
+    return print_report(&in, &report, format, NULL, NULL);
+}
+
+/* ---- report: the counters of a running experiment ----------------------- */
+
+static const char report_usage[] =
+    "usage: seintje experiment report EXPERIMENT [options]\n"
+    "\n"
+    "The statistics of `seintje experiment stats` for a running experiment, from\n"
+    "the counters the engine keeps in Redis (sj:{exp}:<experiment>: residents\n"
+    "exposed per variant, counted once at their first exposure, and of them those\n"
+    "whose goal event came within the goal's window_days after it). The arms,\n"
+    "their weights and the holdout come from the experiment's campaign in\n"
+    "campaigns.dir (the first one, by file name, whose \"experiment\" is\n"
+    "EXPERIMENT; a campaign id is accepted too); the control is the holdout, else\n"
+    "the first variant.\n"
+    "\n"
+    "options:\n"
+    "  --format FMT           text (default), json or csv\n"
+    "  --chart FILE.svg       also draw the uptake per arm with its Wilson interval\n"
+    "  --alpha A, --power P, --effect D, --sequential, --tau T\n"
+    "                         as for `seintje experiment stats`\n" SJ_CLI_COMMON_HELP "\n"
+    "Settings: redis.url, redis.timeout-ms, campaigns.dir.\n"
+    "Exit codes: 0 ok; 1 Redis or the output failed; 2 bad usage, an unknown\n"
+    "experiment or no counters yet.\n";
+
+#define RCMD "experiment report"
+
+/* Finds the campaign of an experiment (or with that id). Borrowed from set. */
+static const sj_campaign_t *experiment_campaign(const sj_campaigns_t *set, const char *id)
+{
+    for (size_t i = 0; i < sj_campaigns_count(set); i++)
+        if (!strcmp(sj_campaigns_get(set, i)->experiment, id))
+            return sj_campaigns_get(set, i);
+    for (size_t i = 0; i < sj_campaigns_count(set); i++)
+        if (!strcmp(sj_campaigns_get(set, i)->id, id)) return sj_campaigns_get(set, i);
+    return NULL;
+}
+
+/* The count of "<variant>|<what>" in an HGETALL reply; *seen when present. */
+static uint64_t counter(const redisReply *h, const char *variant, const char *what,
+                        bool *seen)
+{
+    char field[160];
+    snprintf(field, sizeof field, "%s|%s", variant, what);
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (h->element[i]->type == REDIS_REPLY_STRING &&
+            !strcmp(h->element[i]->str, field) &&
+            h->element[i + 1]->type == REDIS_REPLY_STRING) {
+            *seen = true;
+            long long v = strtoll(h->element[i + 1]->str, NULL, 10);
+            return v > 0 ? (uint64_t)v : 0;
+        }
+    return 0;
+}
+
+/* Reads the counters of c's experiment into arms, in the campaign's variant
+ * order (variants of weight 0 are never assigned and left out). */
+static int arms_from_redis(const sj_conf_t *conf, const sj_campaign_t *c,
+                           sj_stats_input_t *in)
+{
+    char err[512], key[SJ_KEY_MAX];
+    redisContext *rc =
+        sj_redis_connect(sj_conf_get(conf, "redis.url"),
+                         (int)sj_conf_get_int(conf, "redis.timeout-ms"), err, sizeof err);
+    if (!rc) {
+        fprintf(stderr, "seintje " RCMD ": %s\n", err);
+        return SJ_EXIT_FAILURE;
+    }
+    sj_key_exp(key, c->experiment);
+    redisReply *h = redisCommand(rc, "HGETALL %s", key);
+    if (!h || h->type != REDIS_REPLY_ARRAY) {
+        fprintf(stderr, "seintje " RCMD ": redis: HGETALL %s: %s\n", key,
+                h && h->type == REDIS_REPLY_ERROR ? h->str : rc->errstr);
+        if (h) freeReplyObject(h);
+        redisFree(rc);
+        return SJ_EXIT_FAILURE;
+    }
+    redisFree(rc);
+    int ex = SJ_EXIT_OK;
+    if (h->elements == 0)
+        ex = sj_cli_usage_error(RCMD,
+                                "experiment %s (campaign %s): no counters in Redis (%s): "
+                                "no resident has been exposed yet, or redis.url points "
+                                "elsewhere",
+                                c->experiment, c->id, key);
+    char weights[SJ_STATS_MAX_ARMS * 8] = "";
+    size_t wl = 0;
+    bool any = false;
+    for (size_t i = 0; ex == SJ_EXIT_OK && i < c->n_variants; i++) {
+        const sj_campaign_variant_t *v = &c->variants[i];
+        if (v->weight <= 0) continue;
+        bool seen = false;
+        uint64_t e = counter(h, v->id, "exposed", &seen);
+        uint64_t x = counter(h, v->id, "converted", &seen);
+        any = any || seen;
+        char spec[SJ_STATS_NAME_MAX + 48];
+        snprintf(spec, sizeof spec, "%s:%llu:%llu", v->id, (unsigned long long)e,
+                 (unsigned long long)x);
+        if (sj_stats_input_add_arm(in, spec, err, sizeof err) != SJ_OK) {
+            ex = sj_cli_usage_error(RCMD, "experiment %s, variant %s: %s", c->experiment,
+                                    v->id, err);
+            break;
+        }
+        in->arms[in->n_arms - 1].holdout = v->holdout;
+        wl += (size_t)snprintf(weights + wl, sizeof weights - wl, "%s%g", wl ? "," : "",
+                               (double)v->weight);
+    }
+    for (size_t i = 0; ex == SJ_EXIT_OK && i + 1 < h->elements; i += 2) {
+        const char *f = h->element[i]->str, *bar = strchr(f, '|');
+        bool known = false;
+        for (size_t k = 0; bar && k < in->n_arms; k++)
+            known = known || ((size_t)(bar - f) == strlen(in->arms[k].name) &&
+                              !strncmp(f, in->arms[k].name, (size_t)(bar - f)));
+        if (!known)
+            fprintf(stderr,
+                    "seintje " RCMD ": warning: counter \"%.80s\" of %s is not a variant "
+                    "of campaign %s (any more): left out\n",
+                    f, key, c->id);
+    }
+    freeReplyObject(h);
+    if (ex == SJ_EXIT_OK && !any)
+        ex = sj_cli_usage_error(RCMD, "%s has no counters of campaign %s's variants", key,
+                                c->id);
+    if (ex == SJ_EXIT_OK && in->n_arms < 2)
+        ex = sj_cli_usage_error(RCMD,
+                                "campaign %s has fewer than two variants that can "
+                                "be assigned: nothing to compare",
+                                c->id);
+    if (ex == SJ_EXIT_OK && sj_stats_input_set_weights(in, weights, err, sizeof err))
+        ex = sj_cli_usage_error(RCMD, "weights of campaign %s: %s", c->id, err);
+    return ex;
+}
+
+/* Escapes text for SVG (XML) into out. */
+static const char *xml_text(const char *s, char *out, size_t size)
+{
+    size_t o = 0;
+    for (; *s && o + 7 < size; s++) {
+        const char *e = *s == '<'   ? "&lt;"
+                        : *s == '>' ? "&gt;"
+                        : *s == '&' ? "&amp;"
+                        : *s == '"' ? "&quot;"
+                                    : NULL;
+        if (e) {
+            memcpy(out + o, e, strlen(e));
+            o += strlen(e);
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* A bar per arm (its uptake) with the Wilson interval as a whisker, the
+ * control's rate as a dashed line across. Plain SVG 1.1 text. */
+static int write_chart(const char *path, const char *experiment,
+                       const sj_stats_input_t *in, const sj_stats_report_t *r)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "seintje " RCMD ": --chart %s: cannot create: %s\n", path,
+                strerror(errno));
+        return SJ_EXIT_FAILURE;
+    }
+    const double left = 70, top = 50, plot_h = 260, bar_w = 60, gap = 40;
+    double width = fmax(520, left + (double)in->n_arms * (bar_w + gap) + gap),
+           height = top + plot_h + 60;
+    double ymax = 0;
+    for (size_t i = 0; i < in->n_arms; i++) ymax = fmax(ymax, r->arms[i].rate_ci.hi);
+    ymax = ymax <= 0 ? 0.01 : fmin(1, ceil(ymax * 1.1 * 100) / 100); /* whole points */
+    char name[SJ_STATS_NAME_MAX * 6 + 8], title[256];
+#define Y(v) (top + plot_h - (v) / ymax * plot_h)
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<title>Uptake per arm of experiment %s</title>\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"%.0f\" y=\"24\" font-size=\"15\" font-weight=\"bold\">Uptake "
+            "per arm: %s (%g%% Wilson intervals)</text>\n",
+            width, height, width, height, xml_text(experiment, title, sizeof title), left,
+            title, (1 - r->opts.alpha) * 100);
+    for (int k = 0; k <= 4; k++) { /* axis ticks */
+        double v = ymax * k / 4;
+        fprintf(f,
+                "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" "
+                "stroke=\"#ddd\"/>\n"
+                "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\">%.1f%%</text>\n",
+                left, Y(v), width - 10, Y(v), left - 6, Y(v) + 4, v * 100);
+    }
+    for (size_t i = 0; i < in->n_arms; i++) {
+        const sj_stats_arm_result_t *a = &r->arms[i];
+        double x = left + gap + (double)i * (bar_w + gap), cx = x + bar_w / 2;
+        bool ctl = i == r->control;
+        xml_text(in->arms[i].name, name, sizeof name);
+        fprintf(f,
+                "<g class=\"arm\" data-arm=\"%s\" data-rate=\"%.6f\" "
+                "data-lo=\"%.6f\" data-hi=\"%.6f\">\n"
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.0f\" height=\"%.1f\" "
+                "fill=\"%s\"/>\n"
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"black\" stroke-width=\"1.5\"/>\n"
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"black\"/>\n"
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                "stroke=\"black\"/>\n"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s%s</text>\n"
+                "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.1f%% of "
+                "%llu</text>\n</g>\n",
+                name, a->rate, a->rate_ci.lo, a->rate_ci.hi, x, Y(a->rate), bar_w,
+                a->rate / ymax * plot_h, ctl ? "#9e9e9e" : "#3f7fbf", cx,
+                Y(a->rate_ci.hi), cx, Y(a->rate_ci.lo), cx - 8, Y(a->rate_ci.hi), cx + 8,
+                Y(a->rate_ci.hi), cx - 8, Y(a->rate_ci.lo), cx + 8, Y(a->rate_ci.lo), cx,
+                top + plot_h + 18, name, ctl ? " (control)" : "", cx, top + plot_h + 34,
+                a->rate * 100, (unsigned long long)in->arms[i].exposed);
+    }
+    double cy = Y(r->arms[r->control].rate);
+    fprintf(f,
+            "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" stroke=\"#555\" "
+            "stroke-dasharray=\"4 3\"/>\n</svg>\n",
+            left, cy, width - 10, cy);
+#undef Y
+    bool bad = ferror(f) != 0;
+    if (fclose(f) != 0) bad = true;
+    if (bad) {
+        fprintf(stderr, "seintje " RCMD ": --chart %s: cannot write: %s\n", path,
+                strerror(errno));
+        return SJ_EXIT_FAILURE;
+    }
+    return SJ_EXIT_OK;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"chart", required_argument, NULL, OPT_JSON},
+        {"alpha", required_argument, NULL, OPT_ALPHA},
+        {"power", required_argument, NULL, OPT_POWER},
+        {"effect", required_argument, NULL, OPT_EFFECT},
+        {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
+        {"tau", required_argument, NULL, OPT_TAU},
+        SJ_CLI_COMMON_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    static sj_stats_input_t in;
+    static sj_stats_report_t report;
+    sj_stats_options_t opts;
+    sj_stats_input_init(&in);
+    sj_stats_options_default(&opts);
+    sj_cli_t cli;
+    if (sj_cli_init(&cli, "seintje " RCMD) != SJ_OK) return SJ_EXIT_FAILURE;
+    format_t format = FMT_TEXT;
+    const char *chart = NULL;
+    int opt, ex = SJ_EXIT_OK;
+    optind = 1;
+    opterr = 1;
+    while (ex == SJ_EXIT_OK && (opt = getopt_long(argc, argv, SJ_CLI_COMMON_SHORTOPTS,
+                                                  longopts, NULL)) != -1) {
+        int common = sj_cli_common_opt(&cli, opt, optarg);
+        if (common == 1) continue;
+        double *num = NULL;
+        switch (opt) {
+        case OPT_FORMAT:
+            if (!strcmp(optarg, "text"))
+                format = FMT_TEXT;
+            else if (!strcmp(optarg, "json"))
+                format = FMT_JSON;
+            else if (!strcmp(optarg, "csv"))
+                format = FMT_CSV;
+            else
+                ex = sj_cli_usage_error(RCMD, "--format \"%.40s\": use text, json or csv",
+                                        optarg);
+            break;
+        case OPT_JSON:
+            chart = optarg;
+            break;
+        case OPT_SEQUENTIAL:
+            opts.sequential = true;
+            break;
+        case OPT_ALPHA:
+            num = &opts.alpha;
+            break;
+        case OPT_POWER:
+            num = &opts.power;
+            break;
+        case OPT_EFFECT:
+            num = &opts.effect;
+            break;
+        case OPT_TAU:
+            num = &opts.tau;
+            break;
+        default:
+            ex = common < 0 ? SJ_EXIT_USAGE : sj_cli_usage_error(RCMD, "bad option");
+        }
+        if (num && !parse_number(optarg, num))
+            ex = sj_cli_usage_error(RCMD, "\"%.40s\": expected a number", optarg);
+    }
+    if (ex == SJ_EXIT_OK && cli.help) {
+        fputs(report_usage, stdout);
+        sj_cli_free(&cli);
+        return SJ_EXIT_OK;
+    }
+    if (ex == SJ_EXIT_OK && optind != argc - 1)
+        ex = sj_cli_usage_error(RCMD, "give one experiment id");
+    if (ex == SJ_EXIT_OK && sj_cli_finish(&cli) != SJ_OK) ex = SJ_EXIT_USAGE;
+    sj_campaigns_t *set = NULL;
+    const sj_campaign_t *c = NULL;
+    char err[512];
+    if (ex == SJ_EXIT_OK) {
+        const char *dir = sj_conf_get(cli.conf, "campaigns.dir");
+        if (!(set = sj_campaigns_load_dir(dir, err, sizeof err)))
+            ex = sj_cli_usage_error(RCMD, "%s", err);
+        else if (!(c = experiment_campaign(set, argv[optind])))
+            ex = sj_cli_usage_error(RCMD,
+                                    "unknown experiment \"%.64s\": no campaign in %s has "
+                                    "it as \"experiment\" or id",
+                                    argv[optind], dir);
+    }
+    if (ex == SJ_EXIT_OK) ex = arms_from_redis(cli.conf, c, &in);
+    if (ex == SJ_EXIT_OK) {
+        size_t ctl = 0;
+        for (size_t i = 0; i < in.n_arms; i++)
+            if (in.arms[i].holdout) ctl = i;
+        if (sj_stats_input_set_control(&in, in.arms[ctl].name, err, sizeof err) ||
+            sj_stats_input_finish(&in, err, sizeof err))
+            ex = sj_cli_usage_error(RCMD, "%s", err);
+    }
+    if (ex == SJ_EXIT_OK && sj_stats_analyse(&in, &opts, &report, err, sizeof err))
+        ex = sj_cli_usage_error(RCMD, "--%s", err);
+    if (ex == SJ_EXIT_OK && format == FMT_TEXT)
+        printf("Experiment %s (campaign %s), counters from Redis\n", c->experiment,
+               c->id);
+    if (ex == SJ_EXIT_OK) ex = print_report(&in, &report, format, c->experiment, c->id);
+    if (ex == SJ_EXIT_OK && chart) ex = write_chart(chart, c->experiment, &in, &report);
+    sj_campaigns_destroy(set);
+    sj_cli_free(&cli);
+    return ex;
 }
 
 int sj_cmd_experiment(int argc, char **argv)
@@ -644,11 +996,11 @@ int sj_cmd_experiment(int argc, char **argv)
         return SJ_EXIT_OK;
     }
     if (!strcmp(sub, "stats")) return cmd_stats(argc - 1, argv + 1);
-    if (!strcmp(sub, "report") || !strcmp(sub, "rebuild")) {
-        fprintf(stderr,
-                "seintje experiment: `%s` is not there yet: it comes with the experiment "
-                "tracking work; `stats` works from counts you give it\n",
-                sub);
+    if (!strcmp(sub, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(sub, "rebuild")) {
+        fputs("seintje experiment: `rebuild` is not there yet; `report` reads the "
+              "engine's counters and `stats` works from counts you give it\n",
+              stderr);
         return SJ_EXIT_USAGE;
     }
     fprintf(stderr, "seintje experiment: unknown subcommand \"%.40s\"\n\n", sub);

@@ -17,6 +17,9 @@
  *                               against the frequency cap
  *   sj:res:{P}:goals     hash   goal event type -> time (ms) last seen
  *   sj:res:{P}:exposure  hash   experiment id -> "<variant> <ms>" first exposure
+ *   sj:res:{P}:converted hash   experiment id -> time (ms) of the goal event
+ *                               that counted as the resident's conversion
+ *                               (once per experiment; the counters' guard)
  *   sj:res:{P}:undo, sj:res:{P}:consent:undo, sj:res:{P}:goals:undo
  *                        copies taken before the batch in flight changed them
  *                        (crash recovery, see engine.c)
@@ -29,6 +32,8 @@
  *   sj:{segment}:committed hash "<topic>:<partition>" -> the highest next offset
  *                               any segment group committed (replay detection)
  *   sj:{stats}:<campaign> hash  "<variant>|<outcome>" -> count
+ *   sj:{exp}:<experiment> hash  "<variant>|exposed", "<variant>|converted" ->
+ *                               residents (each counted once, see engine.c)
  *   sj:{schedule}:due, sj:{schedule}:intents   the delivery stage's queue
  *                               (consumers/ledger.h, which also keeps
  *                               sj:dlv:{<intent id>}: delivery states, no
@@ -56,7 +61,7 @@
 #define SJ_RES_SUFFIXES                                                                  \
     {                                                                                    \
         "", ":consent", ":intents", ":pending", ":body", ":sent", ":goals", ":exposure", \
-            ":undo", ":consent:undo", ":goals:undo"                                      \
+            ":converted", ":undo", ":consent:undo", ":goals:undo"                        \
     }
 
 /* Writes "sj:res:{<pseudonym>}<suffix>" into out (SJ_KEY_MAX bytes). */
@@ -77,6 +82,12 @@ static inline void sj_key_res(char out[SJ_KEY_MAX], const char *pseudonym,
 static inline void sj_key_stats(char out[SJ_KEY_MAX], const char *campaign)
 {
     snprintf(out, SJ_KEY_MAX, "sj:{stats}:%.63s", campaign);
+}
+
+/* Writes "sj:{exp}:<experiment>" into out. */
+static inline void sj_key_exp(char out[SJ_KEY_MAX], const char *experiment)
+{
+    snprintf(out, SJ_KEY_MAX, "sj:{exp}:%.63s", experiment);
 }
 
 #endif

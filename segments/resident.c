@@ -175,7 +175,7 @@ static const char *size_command(const char *suffix)
     static const char *const map[][2] = {
         {"", "HLEN"},          {":consent", "HLEN"},  {":intents", "HLEN"},
         {":pending", "SCARD"}, {":body", "HLEN"},     {":sent", "ZCARD"},
-        {":goals", "HLEN"},    {":exposure", "HLEN"},
+        {":goals", "HLEN"},    {":exposure", "HLEN"}, {":converted", "HLEN"},
     };
     for (size_t i = 0; i < SJ_ARRAY_LEN(map); i++)
         if (!strcmp(suffix, map[i][0])) return map[i][1];

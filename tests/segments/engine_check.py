@@ -11,16 +11,23 @@ The campaigns are tests/segments/engine/campaigns/*.json, one per rule:
   c-window    marriage        send window mon-fri 09-18, across the DST change
   c-reminder  id-card-expiring two reminders; the goal event cancels them
   c-holdout   income-changed  30/30/40 with a holdout, predicted here from
-                               SHA-256("exp-test|" + pseudonym)
+                               SHA-256("exp-test|" + pseudonym); its goal
+                               (social-tariff-requested, 90 days) drives the
+                               experiment counters sj:{exp}:exp-test, checked
+                               exactly, and `seintje experiment report`
   c-batch     seintje batch   the residents named "Batch" who have not answered
                                yet (resident.goals), once however often the
                                batch runs
 
 Run 1 at Tuesday 24 March 2026 10:30 CET, run 2 on Saturday 28 March (window
 closed; the clocks go forward the next night), run 3 on Wednesday 1 April
-(due steps released by the engine's own ticks). Then a fresh consumer group
-replays both topics from the start over the same Redis: nothing new may come
-out. Every intent id appears at most once on the notifications topic.
+(due steps released by the engine's own ticks). Run 2 goes one message per
+batch with every second transaction aborted (SEINTJE_FAULT_ABORT_EVERY=2), so
+each of its messages is handled twice: the experiment counters must not count
+anything twice. Then a fresh consumer group replays both topics from the start
+over the same Redis: nothing new may come out, and the counters stay as they
+were. Every intent id appears at most once on the notifications topic. Last, a
+goal event after the experiment's window (run at 1 July) counts nothing.
 
 Environment (sj_integration_test): SEINTJE_SERVICES_ENV, SEINTJE_BIN,
 SEINTJE_SOURCE_DIR, SEINTJE_BUILD_DIR."""
@@ -136,8 +143,9 @@ def pseudonyms(ids):
     return {i: json.loads(l)["subject"] for i, l in zip(ids, out.splitlines())}
 
 
-def segment(now, group="segment"):
-    return run(["segment", "-e", "--now", now] + settings(group))
+def segment(now, group="segment", extra=(), env=None):
+    return run(["segment", "-e", "--now", now] + list(extra) + settings(group),
+               env=env)
 
 
 def holdout_variant(p):
@@ -244,10 +252,48 @@ check(ok_variants, f"holdout experiment: every resident got the predicted arm {e
 exposures = sum(1 for h in H if redis("HGET", f"sj:res:{{{P[h]}}}:exposure", "exp-test").strip())
 check(exposures == len(H), f"holdout experiment: all {len(H)} residents recorded as exposed")
 
-print("== run 2: Saturday 28 March 2026 11:00 CET")
+EXP_KEY = "sj:{exp}:exp-test"
+
+
+def exp_counters():
+    out = redis("HGETALL", EXP_KEY).split("\n")
+    return {out[i]: int(out[i + 1]) for i in range(0, len(out) - 1, 2)}
+
+
+want_exp = {f"{v}|exposed": n for v, n in exp.items() if n}
+check(exp_counters() == want_exp,
+      f"experiment counters after run 1: every resident exposed once {exp_counters()}")
+
+# The experiment's goal, exposure at run 1's clock (T0 = 24 March 09:30Z):
+# H[0..9] inside the 90-day window, H[10] twice (counted once), H[11] with an
+# event time before its exposure (not counted), H[12] after the window (sent
+# last, at 1 July: not counted), R5 never exposed (nothing).
+GOAL = "service.social-tariff-requested"
+conv_in = H[:10] + [H[10]]
+goals = [event(h, GOAL, "2026-03-27T10:00:00Z") for h in conv_in]
+goals += [event(H[10], GOAL, "2026-03-28T09:00:00Z"),
+          event(H[11], GOAL, "2026-03-24T08:00:00Z"),
+          event(R5, GOAL, "2026-03-27T10:00:00Z")]
+want_conv = {}
+for h in conv_in:
+    v = holdout_variant(P[h])
+    want_conv[f"{v}|converted"] = want_conv.get(f"{v}|converted", 0) + 1
+
+print("== run 2: Saturday 28 March 2026 11:00 CET (one message per batch, every "
+      "second transaction aborted)")
 produce([event(R5, "life.marriage", "2026-03-28T09:55:00Z"),
-         event(R6, "service.id-card-requested", "2026-03-27T14:00:00Z")])
-print(segment("2026-03-28T10:00:00Z"))
+         event(R6, "service.id-card-requested", "2026-03-27T14:00:00Z")] + goals)
+out2 = segment("2026-03-28T10:00:00Z", extra=["--batch", "1"],
+               env=dict(os.environ, SEINTJE_FAULT_ABORT_EVERY="2"))
+print(out2)
+check(" 0 aborted)" not in out2, "run 2: transactions were aborted and replayed")
+check(exp_counters() == dict(want_exp, **want_conv),
+      f"experiment counters after run 2: each converting resident once, inside the "
+      f"window and not before exposure, although every batch ran twice {exp_counters()}")
+conv_rec = {h for h in H if redis("HGET", f"sj:res:{{{P[h]}}}:converted", "exp-test").strip()}
+check(conv_rec == set(conv_in), "per-resident conversion records: exactly the converted")
+check(redis("EXISTS", "sj:{exp}:c-reminder").strip() == "0",
+      "a campaign with one variant keeps no experiment counters")
 status = consume(RUN + ".status")
 win = [s for s in status if s["campaign"] == "c-window" and s["resident"] == P[R5]]
 check([(s["status"], s.get("reason"), s.get("due")) for s in win]
@@ -286,6 +332,51 @@ check(len(intents2) == len(intents), f"replay: no new intents ({len(intents)} be
       f"{len(intents2)} after)")
 ids = [i["id"] for i in intents2]
 check(len(ids) == len(set(ids)), f"every intent id once on the topic ({len(ids)} intents)")
+check(exp_counters() == dict(want_exp, **want_conv),
+      f"replay: the experiment counters did not change {exp_counters()}")
+
+print("== experiment report")
+chart = WORK + "/uptake.svg"
+rep = json.loads(run(["experiment", "report", "exp-test", "--format", "json",
+                      "--chart", chart] + settings()))
+arms = {a["name"]: a for a in rep["arms"]}
+check([a["name"] for a in rep["arms"]] == ["plain", "social", "holdout"]
+      and rep["control"] == "holdout" and rep["experiment"] == "exp-test"
+      and rep["campaign"] == "c-holdout",
+      "report: the campaign's arms in order, the holdout as control")
+check(all(arms[v]["exposed"] == exp[v] and
+          arms[v]["converted"] == want_conv.get(f"{v}|converted", 0) for v in exp),
+      "report: exposed and converted per arm are the counters")
+check([round(a["weight"], 6) for a in rep["arms"]] == [0.3, 0.3, 0.4],
+      "report: weights from the campaign (SRM check)")
+check(all(abs(a["rate"] - a["converted"] / a["exposed"]) < 1e-12 for a in rep["arms"]),
+      "report: rates")
+import xml.etree.ElementTree as ET
+svg = ET.parse(chart).getroot()
+NS = "{http://www.w3.org/2000/svg}"
+bars = [g for g in svg.iter(NS + "g") if g.get("class") == "arm"]
+check(svg.tag == NS + "svg" and [g.get("data-arm") for g in bars] ==
+      ["plain", "social", "holdout"] and
+      all(float(g.get("data-lo")) <= float(g.get("data-rate")) <= float(g.get("data-hi"))
+          for g in bars),
+      "report --chart: a valid SVG with one bar and interval per arm")
+text = run(["experiment", "report", "exp-test"] + settings())
+check("Verdicts:" in text and "holdout" in text, "report: the text report")
+p = subprocess.run([BIN, "experiment", "report", "no-such"] + settings(),
+                   capture_output=True, text=True)
+check(p.returncode == 2 and "unknown experiment" in p.stderr,
+      "report: an unknown experiment is a usage error")
+p = subprocess.run([BIN, "experiment", "report", "c-aud"] + settings(),
+                   capture_output=True, text=True)
+check(p.returncode == 2 and "no counters" in p.stderr,
+      "report: an experiment without counters is a usage error")
+
+print("== a goal event after the window: 1 July 2026")
+produce([event(H[12], GOAL, "2026-06-30T10:00:00Z")])
+print(segment("2026-07-01T10:00:00Z"))
+check(exp_counters() == dict(want_exp, **want_conv) and
+      not redis("HGET", f"sj:res:{{{P[H[12]]}}}:converted", "exp-test").strip(),
+      "a goal event after window_days counts nothing")
 
 if failures:
     print(f"{len(failures)} checks failed")

@@ -571,7 +571,11 @@ class Behaviour(unittest.TestCase):
         p = subprocess.run([SEINTJE, "experiment", "report"], capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("tracking", p.stderr)
+        self.assertIn("give one experiment id", p.stderr)
+        p = subprocess.run([SEINTJE, "experiment", "rebuild"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("not there yet", p.stderr)
 
 
 if __name__ == "__main__":

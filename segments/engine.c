@@ -19,9 +19,11 @@
  * exposed when the HSETNX of its exposure record answers 1 (read back with
  * the decision writes, drain_writes()), converted when the conversion script
  * of a goal event (append_conversion(), in the resident's slot) records a
- * new conversion. The per-resident records survive an abort and are never
- * undone, so a replayed batch finds them and counts nothing; the counters
- * are written right after the records, before the commit (exp_flush()). A
+ * new conversion (run again after the decision writes for a goal event in
+ * the batch of its resident's first exposure: convert_again()). The
+ * per-resident records survive an abort and are never undone, so a replayed
+ * batch finds them and counts nothing; the counters are written right after
+ * the records, before the commit (exp_flush()). A
  * crash between the two loses counts (an undercount bounded by one batch),
  * never doubles them: the records and the counters are in different hash
  * slots, so Redis Cluster allows no atomic step over both.
@@ -136,8 +138,10 @@ typedef struct step {
  * decision writes, and the arm it counts for. */
 typedef struct watch {
     size_t reply;
+    const item_t *it;
     const sj_campaign_t *c;
     size_t variant; /* index in c->variants */
+    bool fresh;     /* the reply said: a new exposure */
 } watch_t;
 
 /* A partition of a batch: where the batch ends in it, and the highest
@@ -709,7 +713,7 @@ static sj_status_t release(stage_t *s, step_t *sp, int64_t now, char *errstr,
                 s->cap_watches = cap;
             }
             s->watches[s->n_watches++] =
-                (watch_t){.reply = s->n_writes, .c = c, .variant = vi};
+                (watch_t){.reply = s->n_writes, .it = it, .c = c, .variant = vi};
         }
         st = CMD(s, &s->n_writes, "HSETNX", k_exp, c->experiment, val);
         if (st == SJ_OK) count(s, c->id, variant, "exposed");
@@ -1336,16 +1340,35 @@ static sj_status_t append_conversion(stage_t *s, const item_t *it, const sj_camp
                "2", k_exp, k_conv, c->experiment, ms, window);
 }
 
+/* Appends the conversion scripts of a goal event (it->conv); *k: how many. */
+static sj_status_t append_conversions(stage_t *s, const item_t *it, const char *ms,
+                                      size_t *n, size_t *k)
+{
+    sj_status_t st = SJ_OK;
+    for (size_t i = 0; st == SJ_OK && i < sj_campaigns_count(s->campaigns); i++) {
+        const sj_campaign_t *c = sj_campaigns_get(s->campaigns, i);
+        if (campaign_experiment(c) && campaign_goal(c, it->ev.type)) {
+            st = append_conversion(s, it, c, ms, n);
+            (*k)++;
+        }
+    }
+    return st;
+}
+
+/* Counts the conversion a reply of append_conversion()'s script reports. */
+static void count_conversion(stage_t *s, const redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING &&
+        r->element[1]->type == REDIS_REPLY_STRING)
+        exp_count(s, r->element[0]->str, r->element[1]->str, "converted");
+}
+
 /* Counts the conversions the scripts of append_conversion() report. */
 static void conversions(stage_t *s, const item_t *it)
 {
-    for (size_t k = 0; k < it->n_conv && it->r_conv + k < it->nr; k++) {
-        const redisReply *r = it->r[it->r_conv + k];
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING)
-            exp_count(s, r->element[0]->str, r->element[1]->str, "converted");
-    }
+    for (size_t k = 0; k < it->n_conv && it->r_conv + k < it->nr; k++)
+        count_conversion(s, it->r[it->r_conv + k]);
 }
 
 /* Appends the commands that apply an event's update (it->u). */
@@ -1386,14 +1409,7 @@ static sj_status_t append_update(stage_t *s, item_t *it, size_t *n)
         st = CMD(s, n, "HSET", key, it->ev.type, ms);
         it->r_conv = *n;
         it->n_conv = 0;
-        for (size_t i = 0;
-             st == SJ_OK && it->conv && i < sj_campaigns_count(s->campaigns); i++) {
-            const sj_campaign_t *c = sj_campaigns_get(s->campaigns, i);
-            if (campaign_experiment(c) && campaign_goal(c, it->ev.type)) {
-                st = append_conversion(s, it, c, ms, n);
-                it->n_conv++;
-            }
-        }
+        if (st == SJ_OK && it->conv) st = append_conversions(s, it, ms, n, &it->n_conv);
     }
     return st;
 }
@@ -1737,11 +1753,54 @@ static sj_status_t drain_writes(stage_t *s, size_t n, char *errstr, size_t errst
         }
         if (w < s->n_watches && s->watches[w].reply == i) {
             const watch_t *x = &s->watches[w++];
-            if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+            if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
                 exp_count(s, x->c->experiment, x->c->variants[x->variant].id, "exposed");
+                s->watches[w - 1].fresh = true;
+            }
         }
         freeReplyObject(r);
     }
+    return st;
+}
+
+/* A goal event in the same batch as its resident's first exposure ran its
+ * conversion scripts before the exposure was recorded: they run again now
+ * (a conversion is counted once however often they run; the time check
+ * leaves out a goal event dated before the exposure). One more round trip,
+ * only in a batch with both. */
+static sj_status_t convert_again(stage_t *s, char *errstr, size_t errstr_size)
+{
+    size_t owed = 0, k = 0;
+    sj_status_t st = SJ_OK;
+    for (size_t i = 0; st == SJ_OK && i < s->n_items; i++) {
+        const item_t *it = &s->items[i];
+        bool fresh = false;
+        for (size_t w = 0; it->n_conv && w < s->n_watches && !fresh; w++)
+            fresh = s->watches[w].fresh &&
+                    !memcmp(s->watches[w].it->pseudonym, it->pseudonym, SJ_PSEUDONYM_LEN);
+        if (!fresh) continue;
+        char ms[24];
+        snprintf(ms, sizeof ms, "%lld", (long long)it->ev.time_ms);
+        st = append_conversions(s, it, ms, &owed, &k);
+    }
+    if (st != SJ_OK) {
+        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        return st;
+    }
+    if (!owed) return SJ_OK;
+    redisReply **r = calloc(owed, sizeof *r);
+    if (!r) return SJ_ERR_NOMEM;
+    st = read_replies(s, r, owed, errstr, errstr_size); /* frees them on failure */
+    bool got = st == SJ_OK;
+    for (size_t i = 0; got && i < owed; i++) {
+        if (r[i]->type == REDIS_REPLY_ERROR && st == SJ_OK) {
+            sj_seterr(errstr, errstr_size, "redis: %s", r[i]->str);
+            st = SJ_ERR;
+        }
+        count_conversion(s, r[i]);
+        freeReplyObject(r[i]);
+    }
+    free(r);
     return st;
 }
 
@@ -1868,6 +1927,7 @@ static sj_status_t process_batch(stage_t *s, batch_t *b, char *errstr, size_t er
     t = phase(s, SJ_PHASE_RULES, t);
     if (st == SJ_OK) st = gather_finish(s, errstr, errstr_size);
     if (st == SJ_OK) st = drain_writes(s, owed, errstr, errstr_size);
+    if (st == SJ_OK) st = convert_again(s, errstr, errstr_size);
     if (st == SJ_OK) st = exp_flush(s, errstr, errstr_size);
     t = phase(s, SJ_PHASE_WRITE, t);
     if (st == SJ_OK && s->fault_abort_every &&

@@ -168,7 +168,10 @@ def contact(email=False, sms=False, app=False, consent=None):
 # residents
 R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3 = range(1, 12)
 H = list(range(100, 160))
-P = pseudonyms([R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3] + H)
+# exposed to the experiment with their goal event in the same run (most
+# likely the same poll batch): G after the exposure, G0 dated before it
+G, G0 = list(range(200, 204)), 204
+P = pseudonyms([R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3] + H + G + [G0])
 
 redis("FLUSHDB")
 T0 = "2026-03-24T09:30:00Z"
@@ -189,7 +192,7 @@ reg = [
     event(B2, "life.registered", ev0, **dict(contact(email=True), given_name="Batch")),
     event(B3, "life.registered", ev0, **dict(contact(email=True), given_name="Batch")),
     event(B3, "service.waste-discount-requested", ev0),
-] + [event(h, "life.registered", ev0, **contact(email=True)) for h in H]
+] + [event(h, "life.registered", ev0, **contact(email=True)) for h in H + G + [G0]]
 moved = event(R1, "life.moved-in", ev0)
 trig = [
     moved, dict(moved),  # the same event twice: one decision
@@ -198,7 +201,9 @@ trig = [
     event(R6, "life.id-card-expiring", ev0, expires="2026-05-20"),
     event(A1, "life.birthday", ev0, age=18), event(A2, "life.birthday", ev0, age=65),
 ] + [event(h, "life.income-changed", ev0, income_band="low",
-           previous_income_band="middle") for h in H]
+           previous_income_band="middle") for h in H + G + [G0]]
+trig += [event(h, "service.social-tariff-requested", "2026-03-24T09:45:00Z") for h in G]
+trig += [event(G0, "service.social-tariff-requested", "2026-03-24T09:00:00Z")]
 
 print("== run 1:", T0)
 produce(reg + trig)
@@ -260,9 +265,18 @@ def exp_counters():
     return {out[i]: int(out[i + 1]) for i in range(0, len(out) - 1, 2)}
 
 
-want_exp = {f"{v}|exposed": n for v, n in exp.items() if n}
-check(exp_counters() == want_exp,
-      f"experiment counters after run 1: every resident exposed once {exp_counters()}")
+exp_all = dict(exp)
+for g in G + [G0]:
+    exp_all[holdout_variant(P[g])] += 1
+want_exp = {f"{v}|exposed": n for v, n in exp_all.items() if n}
+want_conv = {}
+for g in G:
+    v = holdout_variant(P[g])
+    want_conv[f"{v}|converted"] = want_conv.get(f"{v}|converted", 0) + 1
+check(exp_counters() == dict(want_exp, **want_conv),
+      f"experiment counters after run 1: every resident exposed once, the goal "
+      f"events of the same run counted (not G0's, dated before its exposure) "
+      f"{exp_counters()}")
 
 # The experiment's goal, exposure at run 1's clock (T0 = 24 March 09:30Z):
 # H[0..9] inside the 90-day window, H[10] twice (counted once), H[11] with an
@@ -274,7 +288,6 @@ goals = [event(h, GOAL, "2026-03-27T10:00:00Z") for h in conv_in]
 goals += [event(H[10], GOAL, "2026-03-28T09:00:00Z"),
           event(H[11], GOAL, "2026-03-24T08:00:00Z"),
           event(R5, GOAL, "2026-03-27T10:00:00Z")]
-want_conv = {}
 for h in conv_in:
     v = holdout_variant(P[h])
     want_conv[f"{v}|converted"] = want_conv.get(f"{v}|converted", 0) + 1
@@ -291,7 +304,9 @@ check(exp_counters() == dict(want_exp, **want_conv),
       f"experiment counters after run 2: each converting resident once, inside the "
       f"window and not before exposure, although every batch ran twice {exp_counters()}")
 conv_rec = {h for h in H if redis("HGET", f"sj:res:{{{P[h]}}}:converted", "exp-test").strip()}
-check(conv_rec == set(conv_in), "per-resident conversion records: exactly the converted")
+conv_rec |= {g for g in G + [G0]
+             if redis("HGET", f"sj:res:{{{P[g]}}}:converted", "exp-test").strip()}
+check(conv_rec == set(conv_in + G), "per-resident conversion records: exactly the converted")
 check(redis("EXISTS", "sj:{exp}:c-reminder").strip() == "0",
       "a campaign with one variant keeps no experiment counters")
 status = consume(RUN + ".status")
@@ -344,7 +359,7 @@ check([a["name"] for a in rep["arms"]] == ["plain", "social", "holdout"]
       and rep["control"] == "holdout" and rep["experiment"] == "exp-test"
       and rep["campaign"] == "c-holdout",
       "report: the campaign's arms in order, the holdout as control")
-check(all(arms[v]["exposed"] == exp[v] and
+check(all(arms[v]["exposed"] == exp_all[v] and
           arms[v]["converted"] == want_conv.get(f"{v}|converted", 0) for v in exp),
       "report: exposed and converted per arm are the counters")
 check([round(a["weight"], 6) for a in rep["arms"]] == [0.3, 0.3, 0.4],

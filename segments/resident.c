@@ -49,7 +49,8 @@ static const char help_show[] =
     "\n"
     "Prints what Seintje keeps about one resident as JSON (keys in a stable order):\n"
     "the profile, consents (with the time and source of each), pending steps (due\n"
-    "time and body), intent states, goals reached, experiment exposures and the\n"
+    "time and body), intent states, goals reached, experiment exposures and\n"
+    "conversions (experiment -> time of the goal event that counted) and the\n"
     "sends that count against the frequency cap. A resident Seintje does not know\n"
     "prints \"found\": false (exit 0).\n";
 
@@ -57,11 +58,11 @@ static const char help_forget[] =
     "usage: seintje resident forget PSEUDONYM|--nrn [options]\n"
     "\n"
     "Deletes every key Seintje keeps about one resident (profile, consents, intent\n"
-    "states, pending steps and their bodies, sends, goals, exposures), takes the\n"
-    "resident's pending steps out of the shared schedule and prints what it\n"
-    "removed. A resident Seintje does not know prints \"nothing to forget\" (exit\n"
-    "0). Events about the resident that arrive later build a new profile: stop\n"
-    "them at the source first.\n";
+    "states, pending steps and their bodies, sends, goals, exposures,\n"
+    "conversions), takes the resident's pending steps out of the shared schedule\n"
+    "and prints what it removed. A resident Seintje does not know prints \"nothing\n"
+    "to forget\" (exit 0). Events about the resident that arrive later build a\n"
+    "new profile: stop them at the source first.\n";
 
 static const char help_both[] =
     "usage: seintje resident show|forget PSEUDONYM|--nrn [options]\n"
@@ -395,6 +396,7 @@ enum {
     R_SENT,
     R_GOALS,
     R_EXPOSURE,
+    R_CONVERTED,
     R_N
 };
 
@@ -403,7 +405,7 @@ static int show(redisContext *rc, const char *p)
     static const char *const cmd[R_N][2] = {
         {"HGETALL", ""},          {"HGETALL", ":consent"},  {"HGETALL", ":intents"},
         {"SMEMBERS", ":pending"}, {"HGETALL", ":body"},     {"ZRANGE", ":sent"},
-        {"HGETALL", ":goals"},    {"HGETALL", ":exposure"},
+        {"HGETALL", ":goals"},    {"HGETALL", ":exposure"}, {"HGETALL", ":converted"},
     };
     redisReply *r[R_N] = {NULL};
     char key[SJ_KEY_MAX];
@@ -444,13 +446,14 @@ static int show(redisContext *rc, const char *p)
         bool found = false;
         for (int i = 0; i < R_N; i++) found = found || r[i]->elements > 0;
         json_t *doc = json_pack(
-            "{s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "pseudonym", p, "found",
+            "{s:s, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "pseudonym", p, "found",
             found, "profile", hash_json(r[R_PROFILE], as_string), "consents",
             hash_json(r[R_CONSENT], consent_json), "pending",
             pending_json(r[R_PENDING], r[R_BODY], due), "intents",
             hash_json(r[R_INTENTS], as_string), "goals",
             hash_json(r[R_GOALS], time_of_ms), "exposures",
-            hash_json(r[R_EXPOSURE], exposure_json), "sent", sent_json(r[R_SENT]));
+            hash_json(r[R_EXPOSURE], exposure_json), "conversions",
+            hash_json(r[R_CONVERTED], time_of_ms), "sent", sent_json(r[R_SENT]));
         if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0 ||
             fputc('\n', stdout) < 0 || fflush(stdout) != 0) {
             fprintf(stderr, "seintje %s: could not write the output\n", CMD);

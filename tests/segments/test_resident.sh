@@ -8,7 +8,7 @@
 #  - the derived facts (resident_since in Brussels time, id_card_expires),
 #    age and the nudge contact read back as the engine sees them;
 #  - engine state (intent states, pending steps, bodies, the shared schedule,
-#    sends, goals, exposures) written as segments/engine does;
+#    sends, goals, exposures, conversions) written as segments/engine does;
 #  - `seintje resident show` prints all of it, identically twice;
 #  - `seintje resident forget` removes every key of the resident (redis-cli
 #    --scan finds none) and its schedule entries, leaves other residents'
@@ -99,6 +99,7 @@ sj_redis ZADD 'sj:{sched}:due' 1780000000000 "$P1:$ID1" 1780000001000 "$P1:$ID2"
 sj_redis ZADD "sj:res:{$P1}:sent" 1779000000000 "$ID3" > /dev/null
 sj_redis HSET "sj:res:{$P1}:goals" be.seintje.service.id-card-requested 1779500000000 > /dev/null
 sj_redis HSET "sj:res:{$P1}:exposure" id-card-renewal "plain 1779000000000" > /dev/null
+sj_redis HSET "sj:res:{$P1}:converted" id-card-renewal 1779500000000 > /dev/null
 
 # the delivery stage's queue: two intents of P1 (a retry and one not yet
 # due), one of someone else
@@ -116,7 +117,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 p, id1, id2 = sys.argv[2:5]
 assert list(d) == ["pseudonym", "found", "profile", "consents", "pending", "intents",
-                   "goals", "exposures", "sent"], list(d)
+                   "goals", "exposures", "conversions", "sent"], list(d)
 assert d["pseudonym"] == p and d["found"] is True
 assert list(d["profile"]) == sorted(d["profile"])
 assert d["profile"]["resident_since"] == "2026-03-29"
@@ -130,13 +131,14 @@ assert d["pending"][1]["intent"]["step"] == "reminder-1"
 assert d["intents"][id1] == "scheduled 1780000000000 t:0:5"
 assert d["goals"] == {"be.seintje.service.id-card-requested": "2026-05-23T01:33:20Z"}, d["goals"]
 assert d["exposures"] == {"id-card-renewal": {"variant": "plain", "time": "2026-05-17T06:40:00Z"}}
+assert d["conversions"] == {"id-card-renewal": "2026-05-23T01:33:20Z"}, d["conversions"]
 assert d["sent"] == [{"id": "0123456789abcdef0123456789abcd03", "time": "2026-05-17T06:40:00Z"}]
 PY
 
 note "seintje resident forget"
 "$S" resident forget "${R[@]}" "$P1" > forget.txt || fail "forget exit $?"
 cat forget.txt
-grep -qx "resident $P1: forgotten: 8 keys, 2 schedule entries, 2 queued intents" forget.txt ||
+grep -qx "resident $P1: forgotten: 9 keys, 2 schedule entries, 2 queued intents" forget.txt ||
     fail "forget summary"
 assert_eq "$QP-3" "$(sj_redis HKEYS 'sj:{schedule}:intents' | grep "^$QP-")" "delivery queue after forget"
 assert_eq "$QP-3" "$(sj_redis ZRANGE 'sj:{schedule}:due' 0 -1 | grep "^$QP-")" "delivery schedule after forget"

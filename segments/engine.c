@@ -1809,23 +1809,32 @@ static sj_status_t convert_again(stage_t *s, char *errstr, size_t errstr_size)
  * the batch's transaction then commits: the records that guard them
  * (sj:res:{P}:exposure, :converted) are already written and stay, so a
  * replay of the batch does not count them again. */
-static sj_status_t exp_flush(stage_t *s, char *errstr, size_t errstr_size)
+/* HINCRBY of counts ({name: {field: n}}) into the hash key(name) each, the
+ * replies owed with the post-commit writes; counts is emptied. */
+static sj_status_t append_counts(stage_t *s, json_t *counts,
+                                 void (*key)(char[SJ_KEY_MAX], const char *))
 {
-    const char *exp, *field;
+    const char *name, *field;
     json_t *fields, *v;
     sj_status_t st = SJ_OK;
-    if (!json_object_size(s->exp_counts)) return SJ_OK;
-    json_object_foreach(s->exp_counts, exp, fields)
+    json_object_foreach(counts, name, fields)
     {
         char k[SJ_KEY_MAX], by[24];
-        sj_key_exp(k, exp);
+        key(k, name);
         json_object_foreach(fields, field, v)
         {
             snprintf(by, sizeof by, "%lld", (long long)json_integer_value(v));
             if (st == SJ_OK) st = CMD(s, &s->n_post, "HINCRBY", k, field, by);
         }
     }
-    json_object_clear(s->exp_counts);
+    json_object_clear(counts);
+    return st;
+}
+
+static sj_status_t exp_flush(stage_t *s, char *errstr, size_t errstr_size)
+{
+    if (!json_object_size(s->exp_counts)) return SJ_OK;
+    sj_status_t st = append_counts(s, s->exp_counts, sj_key_exp);
     if (st != SJ_OK) {
         sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
         return st;
@@ -1856,19 +1865,10 @@ static sj_status_t post_commit(stage_t *s, rd_kafka_message_t **msgs, size_t n)
                  "ARGV[2]) end return 1",
                  "1", s->committed_key, f, off);
     }
-    const char *camp, *field;
-    json_t *fields, *v;
-    json_object_foreach(s->counters, camp, fields)
-    {
-        char k[SJ_KEY_MAX], by[24];
-        sj_key_stats(k, camp);
-        json_object_foreach(fields, field, v)
-        {
-            snprintf(by, sizeof by, "%lld", (long long)json_integer_value(v));
-            if (st == SJ_OK) st = CMD(s, &s->n_post, "HINCRBY", k, field, by);
-        }
-    }
-    json_object_clear(s->counters);
+    if (st == SJ_OK)
+        st = append_counts(s, s->counters, sj_key_stats);
+    else
+        json_object_clear(s->counters);
     size_t i;
     json_t *pair;
     json_array_foreach(s->cleanup, i, pair)

@@ -175,6 +175,7 @@ typedef struct stage {
     rd_kafka_t *consumer, *producer;
     const char *t_events, *t_due, *t_out, *t_status, *group;
     sj_redis_pipe_t pipe;       /* commands to Redis go through here */
+    char pipe_err[256];         /* flush_some()'s last write error */
     unsigned fault_abort_every; /* SEINTJE_FAULT_ABORT_EVERY: tests of the abort path */
     unsigned fault_batches;
     /* per batch: its partitions, and residents by pseudonym (open addressing) */
@@ -356,7 +357,17 @@ static sj_status_t read_replies(stage_t *s, redisReply **out, size_t n, char *er
 static sj_status_t flush_some(stage_t *s, size_t i)
 {
     if ((i + 1) % FLUSH_EVERY) return SJ_OK;
-    return sj_redis_pipe_flush(&s->pipe, NULL, 0);
+    return sj_redis_pipe_flush(&s->pipe, s->pipe_err, sizeof s->pipe_err);
+}
+
+/* The message for a failure while commands were being appended: out of
+ * memory, or the write of flush_some(). */
+static void pipe_failed(stage_t *s, sj_status_t st, char *errstr, size_t errstr_size)
+{
+    if (st == SJ_ERR_IO)
+        sj_seterr(errstr, errstr_size, "%s", s->pipe_err);
+    else
+        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
 }
 
 /* Reads (and checks) n replies owed by writes. */
@@ -584,7 +595,7 @@ static sj_status_t record(stage_t *s, const step_t *sp, decision_t d, const char
             st = SJ_ERR_NOMEM;
     }
     if (st != SJ_OK) {
-        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        pipe_failed(s, st, errstr, errstr_size);
         return st;
     }
     json_object_set_new(s->decided, id, json_true());
@@ -1295,7 +1306,7 @@ static sj_status_t consents_read(stage_t *s, batch_t *b, char *errstr, size_t er
     sj_status_t st = index_batch(s);
     if (st == SJ_OK && !b->asked) st = consents_ask(s, b);
     if (st != SJ_OK) {
-        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        pipe_failed(s, st, errstr, errstr_size);
         return st;
     }
     /* Replies: first what the previous batch owed after its commit. */
@@ -1516,7 +1527,7 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
     }
     if (st != SJ_OK) {
         free(argv);
-        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        pipe_failed(s, st, errstr, errstr_size);
         return st;
     }
     /* Replies: first what the previous batch owed after its commit. */
@@ -1526,7 +1537,7 @@ static sj_status_t gather(stage_t *s, char *errstr, size_t errstr_size)
     if (st == SJ_OK &&
         (st = sj_redis_pipe_flush(&s->pipe, errstr, errstr_size)) == SJ_OK &&
         (st = prefetch(s)) != SJ_OK)
-        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        pipe_failed(s, st, errstr, errstr_size);
     redisReply *c = NULL;
     if (st == SJ_OK) st = read_replies(s, &c, 1, errstr, errstr_size);
     if (st == SJ_OK && c->type == REDIS_REPLY_ARRAY && c->elements == np)
@@ -1784,7 +1795,7 @@ static sj_status_t convert_again(stage_t *s, char *errstr, size_t errstr_size)
         st = append_conversions(s, it, ms, &owed, &k);
     }
     if (st != SJ_OK) {
-        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        pipe_failed(s, st, errstr, errstr_size);
         return st;
     }
     if (!owed) return SJ_OK;
@@ -1836,7 +1847,7 @@ static sj_status_t exp_flush(stage_t *s, char *errstr, size_t errstr_size)
     if (!json_object_size(s->exp_counts)) return SJ_OK;
     sj_status_t st = append_counts(s, s->exp_counts, sj_key_exp);
     if (st != SJ_OK) {
-        sj_seterr(errstr, errstr_size, "redis: out of memory pipelining a batch");
+        pipe_failed(s, st, errstr, errstr_size);
         return st;
     }
     return sj_redis_pipe_flush(&s->pipe, errstr, errstr_size);

@@ -69,8 +69,7 @@ static sj_status_t fail(const vctx_t *v, const char *path, const char *fmt, ...)
     return SJ_ERR_INPUT;
 }
 
-/* "a string", "an integer", ... for "expected X, got Y" messages. */
-static const char *type_name(const json_t *j)
+const char *sj_json_kind(const json_t *j)
 {
     switch (json_typeof(j)) {
     case JSON_OBJECT:
@@ -152,7 +151,7 @@ static sj_status_t member(const vctx_t *v, const json_t *obj, const char *path,
     if (!*out) return required ? fail(v, kp, "missing (%s)", what) : SJ_OK;
     bool ok = json_typeof(*out) == type ||
               (type == JSON_TRUE && json_typeof(*out) == JSON_FALSE);
-    if (!ok) return fail(v, kp, "expected %s, got %s", what, type_name(*out));
+    if (!ok) return fail(v, kp, "expected %s, got %s", what, sj_json_kind(*out));
     return SJ_OK;
 }
 
@@ -355,7 +354,7 @@ static sj_status_t get_name_list(const vctx_t *v, const json_t *obj, const char 
         char ip[96], pv[48];
         snprintf(ip, sizeof ip, "%.64s[%zu]", path, i);
         if (!json_is_string(e))
-            return fail(v, ip, "expected a %s name, got %s", kind, type_name(e));
+            return fail(v, ip, "expected a %s name, got %s", kind, sj_json_kind(e));
         int x = lookup(json_string_value(e), names, n_names);
         if (x < 0)
             return fail(v, ip, "\"%s\" is not a %s (%s)", preview(e, pv), kind, list);
@@ -460,7 +459,7 @@ static sj_status_t get_reminders(const vctx_t *v, const json_t *root, sj_campaig
         if (!json_is_object(e))
             return fail(v, ip,
                         "expected an object {\"id\", \"after_days\", \"at\"}, got %s",
-                        type_name(e));
+                        sj_json_kind(e));
         if ((st = check_keys(v, e, ip, allowed, NULL)) != SJ_OK ||
             (st = get_slug(v, e, ip, "id", true, r->id, sizeof r->id)) != SJ_OK)
             return st;
@@ -512,7 +511,7 @@ static sj_status_t get_goal(const vctx_t *v, const json_t *root, sj_campaign_t *
         snprintf(ip, sizeof ip, "$.goal.events[%zu]", i);
         json_t *e = json_array_get(arr, i);
         if (!json_is_string(e))
-            return fail(v, ip, "expected a life-event type, got %s", type_name(e));
+            return fail(v, ip, "expected a life-event type, got %s", sj_json_kind(e));
         if ((st = check_event_type(v, ip, e)) != SJ_OK) return st;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(c->goal_events[j], json_string_value(e)))
@@ -580,7 +579,7 @@ static sj_status_t get_variants(const vctx_t *v, const json_t *root, sj_campaign
         sj_campaign_variant_t *var = &c->variants[i];
         if (!json_is_object(e))
             return fail(v, ip, "expected an object {\"id\", \"weight\"}, got %s",
-                        type_name(e));
+                        sj_json_kind(e));
         if ((st = check_keys(v, e, ip, allowed, NULL)) != SJ_OK ||
             (st = get_slug(v, e, ip, "id", true, var->id, sizeof var->id)) != SJ_OK)
             return st;
@@ -712,7 +711,7 @@ static sj_status_t validate(const vctx_t *v, const json_t *root, sj_campaign_t *
         {"window", "unknown key; did you mean send_window?"},
         {NULL, NULL}};
     if (!json_is_object(root))
-        return fail(v, "$", "expected a campaign object, got %s", type_name(root));
+        return fail(v, "$", "expected a campaign object, got %s", sj_json_kind(root));
     sj_status_t st;
     json_t *j;
     bool present = false;

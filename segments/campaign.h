@@ -305,4 +305,8 @@ size_t sj_campaigns_count(const sj_campaigns_t *set);
  * destroyed. */
 const sj_campaign_t *sj_campaigns_get(const sj_campaigns_t *set, size_t i);
 
+/* "a string", "an integer", ... of a JSON value, for "expected X, got Y"
+ * messages (campaign files, `experiment stats` input). */
+const char *sj_json_kind(const json_t *j);
+
 #endif

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/text.h"
+#include "segments/campaign.h"
 #include "segments/stats.h"
 
 #define LN_SQRT_2PI 0.91893853320467274178 /* ln sqrt(2 pi) */
@@ -403,27 +404,6 @@ sj_status_t sj_stats_input_set_control(sj_stats_input_t *in, const char *name,
     return SJ_OK;
 }
 
-static const char *json_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "an object";
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number with a fraction";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "true/false";
-    default:
-        return "null";
-    }
-}
-
 /* A whole number 0..SJ_STATS_MAX_COUNT at obj.key (required). */
 static sj_status_t json_count(const json_t *obj, const char *path, const char *key,
                               uint64_t *out, char *errstr, size_t errstr_size)
@@ -436,7 +416,8 @@ static sj_status_t json_count(const json_t *obj, const char *path, const char *k
                                             : "exposed residents who converted");
     if (!json_is_integer(j) || json_integer_value(j) < 0)
         return fail(errstr, errstr_size, "%s.%s: expected a whole number >= 0, got %s",
-                    path, key, json_is_integer(j) ? "a negative number" : json_kind(j));
+                    path, key,
+                    json_is_integer(j) ? "a negative number" : sj_json_kind(j));
     *out = (uint64_t)json_integer_value(j);
     return SJ_OK;
 }
@@ -448,7 +429,7 @@ static sj_status_t json_arm(sj_stats_input_t *in, const json_t *a, size_t index,
     snprintf(path, sizeof path, "$.arms[%zu]", index);
     if (!json_is_object(a))
         return fail(errstr, errstr_size, "%s: expected an object, got %s", path,
-                    json_kind(a));
+                    sj_json_kind(a));
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)a, key, val)
@@ -495,7 +476,7 @@ static sj_status_t json_arm(sj_stats_input_t *in, const json_t *a, size_t index,
     json_t *h = json_object_get(a, "holdout");
     if (h && !json_is_boolean(h))
         return fail(errstr, errstr_size, "%s.holdout: expected true or false, got %s",
-                    path, json_kind(h));
+                    path, sj_json_kind(h));
     sj_stats_arm_t *arm;
     st = add_arm(in, json_string_value(name), name_len, errstr, errstr_size, &arm);
     if (st != SJ_OK) return st;

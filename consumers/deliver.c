@@ -43,6 +43,7 @@
 #define SCHEDULE_EVERY_MS 200 /* how often an empty schedule is looked at again */
 #define REPARK_MS         250 /* a due intent that is in this window already */
 #define DRAIN_MS          10  /* the longest wait while sends are in flight */
+#define EXPERIMENT_MAX    64  /* bytes of an experiment or variant id */
 
 /* ---- intents -------------------------------------------------------------- */
 
@@ -50,7 +51,7 @@
 typedef struct {
     json_t *root;
     const char *id, *resident, *language, *template_ref, *campaign, *variant, *step,
-        *reason, *expires_s, *topic, *nis;
+        *reason, *expires_s, *topic, *nis, *experiment;
     int64_t not_before, expires_at;
     sj_route_channel_t channels[SJ_ROUTE_CHANNELS];
     size_t n_channels;
@@ -131,6 +132,7 @@ static bool parse_intent(const char *p, size_t len, intent_t *w, char *problem,
     w->campaign = str_of(r, "campaign");
     w->variant = str_of(r, "variant");
     w->step = str_of(r, "step");
+    w->experiment = str_of(r, "experiment");
     w->reason = str_of(r, "reason");
     w->expires_s = str_of(r, "expires_at");
     w->topic = str_of(r, "topic");
@@ -138,10 +140,15 @@ static bool parse_intent(const char *p, size_t len, intent_t *w, char *problem,
     w->nis = str_of(w->context, "nis");
     w->mandatory = json_is_true(json_object_get(r, "mandatory"));
     const json_t *ch = json_object_get(r, "channels");
-    const char *bad = !is_hex(w->id, 16, 64)                       ? "id"
-                      : !is_hex(w->resident, 64, 64)               ? "resident"
-                      : !w->language || !w->template_ref           ? "language/template"
-                      : !w->campaign                               ? "campaign"
+    const char *bad = !is_hex(w->id, 16, 64)             ? "id"
+                      : !is_hex(w->resident, 64, 64)     ? "resident"
+                      : !w->language || !w->template_ref ? "language/template"
+                      : !w->campaign                     ? "campaign"
+                      : json_object_get(r, "experiment") &&
+                              (!w->experiment || !*w->experiment ||
+                               strlen(w->experiment) > EXPERIMENT_MAX || !w->variant ||
+                               strlen(w->variant) > EXPERIMENT_MAX)
+                          ? "experiment/variant"
                       : !json_is_object(w->context)                ? "context"
                       : !get_time(r, "not_before", &w->not_before) ? "not_before"
                       : !get_time(r, "expires_at", &w->expires_at) ? "expires_at"
@@ -246,6 +253,7 @@ struct stage {
     /* Redis replies owed by commands appended after Kafka acknowledgements */
     size_t post_replies;
     json_t *counters; /* campaign -> {field: n}, flushed with the outcomes */
+    json_t *exposed;  /* experiment -> {"<variant>|exposed": n}, see append_exposure() */
     uint64_t rng;
     int64_t next_schedule_ms, first_send_mono, last_outcome_mono;
     bool fatal;
@@ -383,18 +391,25 @@ static const char *status_word(outcome_t o)
     }
 }
 
+/* When sl's message was sent, for its "sent" record and the exposure: now,
+ * or with --replay-clock the time it was sent as if at (its not_before). */
+static int64_t sent_at(const stage_t *s, const slot_t *sl, int64_t now)
+{
+    return s->o->replay_clock && sl->in.not_before < now ? sl->in.not_before : now;
+}
+
 /* The status record of sl's outcome (a new string), or NULL for none. */
-static char *status_record(const slot_t *sl, int64_t now)
+static char *status_record(const stage_t *s, const slot_t *sl, int64_t now)
 {
     const char *word = status_word(sl->out);
     if (!word) return NULL;
     const intent_t *w = &sl->in;
     char t[32], at[32];
-    sj_time_format_rfc3339(now, t);
-    json_t *r =
-        json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s}", "intent", w->id,
-                  "campaign", w->campaign, "step", w->step, "variant", w->variant,
-                  "resident", w->resident, "stage", "deliver", "status", word, "time", t);
+    sj_time_format_rfc3339(sl->out == O_SENT ? sent_at(s, sl, now) : now, t);
+    json_t *r = json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s, s:s, s:s}", "intent",
+                          w->id, "campaign", w->campaign, "step", w->step, "variant",
+                          w->variant, "experiment", w->experiment, "resident",
+                          w->resident, "stage", "deliver", "status", word, "time", t);
     if (!r) return NULL;
     if (sl->has_ch && sl->out != O_SUPPRESSED && sl->out != O_HOLD) {
         json_object_set_new(r, "channel", json_string(ch_name(sl->ch)));
@@ -868,6 +883,7 @@ static sj_status_t prepare(stage_t *s)
 
 typedef struct {
     char *status, *dl;
+    size_t exposure; /* 1 + the index of the exposure record's reply, or 0 */
 } recs_t;
 
 /* Appends sl's Redis writes; *replies counts them. */
@@ -1011,6 +1027,91 @@ static const char *counter_field(const slot_t *sl, char *buf, size_t size)
     return buf;
 }
 
+/* Experiment exposure. A resident is exposed to an experiment when the first
+ * message of one of its campaigns is sent to them (the holdout, sent nothing,
+ * is exposed by the segment stage when its message would have been sent):
+ * HSETNX sj:res:{P}:exposure <experiment> "<variant> <ms>", ms being the
+ * time of the "sent" status record (sent_at()), and the reply 1 (a new record) counts
+ * the resident in sj:{exp}:<experiment> "<variant>|exposed". The record is
+ * the guard: a message sent again (a crash replay, a reminder, a second
+ * trigger) finds it and counts nothing. The counter is written in one more
+ * round trip right after the records (they are in different hash slots): a
+ * crash in between loses those counts, an undercount bounded by one flush,
+ * never a double count. The segment stage's conversion script reads the
+ * record (segments/engine.c). */
+static sj_status_t append_exposure(stage_t *s, slot_t *sl, int64_t now, recs_t *r,
+                                   size_t *replies)
+{
+    const intent_t *w = &sl->in;
+    if (sl->out != O_SENT || !w->experiment) return SJ_OK;
+    char key[SJ_KEY_MAX], val[EXPERIMENT_MAX + 24];
+    sj_key_res(key, w->resident, ":exposure");
+    snprintf(val, sizeof val, "%s %lld", w->variant, (long long)sent_at(s, sl, now));
+    const char *argv[] = {"HSETNX", key, w->experiment, val};
+    if (redisAppendCommandArgv(s->redis, 4, argv, NULL) != REDIS_OK) return SJ_ERR_NOMEM;
+    r->exposure = ++*replies;
+    return SJ_OK;
+}
+
+/* Reads the n replies of a flush; counts the new exposures among them and
+ * writes those counts (one more round trip, only when there are some). */
+static sj_status_t drain_exposures(stage_t *s, const recs_t *recs, size_t n_recs,
+                                   size_t n, char *errstr, size_t errstr_size)
+{
+    sj_status_t st = SJ_OK;
+    size_t next = 0; /* recs[next] is the next slot that may own a reply */
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(s->redis, &reply) != REDIS_OK) {
+            snprintf(errstr, errstr_size, "redis: %s", s->redis->errstr);
+            return SJ_ERR_IO;
+        }
+        redisReply *rp = reply;
+        if (rp->type == REDIS_REPLY_ERROR && st == SJ_OK) {
+            snprintf(errstr, errstr_size, "redis: %s", rp->str);
+            st = SJ_ERR;
+        }
+        while (next < n_recs && recs[next].exposure <= i) /* none, or passed */
+            next++;
+        if (next < n_recs && recs[next].exposure == i + 1 &&
+            rp->type == REDIS_REPLY_INTEGER && rp->integer == 1) {
+            const slot_t *sl = &s->slots[s->outcome_list[next]];
+            json_t *e = json_object_get(s->exposed, sl->in.experiment);
+            if (!e) {
+                e = json_object();
+                json_object_set_new(s->exposed, sl->in.experiment, e);
+            }
+            char field[EXPERIMENT_MAX + 16];
+            snprintf(field, sizeof field, "%s|exposed", sl->in.variant);
+            json_t *v = json_object_get(e, field);
+            json_object_set_new(e, field,
+                                json_integer(v ? json_integer_value(v) + 1 : 1));
+            s->st->exposed++;
+        }
+        freeReplyObject(rp);
+    }
+    if (st != SJ_OK || !json_object_size(s->exposed)) return st;
+    const char *exp, *field;
+    json_t *fields, *v;
+    size_t k = 0;
+    json_object_foreach(s->exposed, exp, fields)
+    {
+        char key[SJ_KEY_MAX], by[24];
+        sj_key_exp(key, exp);
+        json_object_foreach(fields, field, v)
+        {
+            snprintf(by, sizeof by, "%lld", (long long)json_integer_value(v));
+            const char *argv[] = {"HINCRBY", key, field, by};
+            if (redisAppendCommandArgv(s->redis, 4, argv, NULL) != REDIS_OK)
+                st = SJ_ERR_NOMEM;
+            k++;
+        }
+    }
+    json_object_clear(s->exposed);
+    if (st == SJ_OK) st = sj_redis_drain(s->redis, k, errstr, errstr_size);
+    return st;
+}
+
 /* The OUTCOME slots: outbox sync, one Redis round trip of their writes,
  * then their records to Kafka. */
 static sj_status_t flush(stage_t *s)
@@ -1031,17 +1132,18 @@ static sj_status_t flush(stage_t *s)
         slot_t *sl = &s->slots[s->outcome_list[i]];
         char field[96];
         if (sl->out != O_MALFORMED && sl->out != O_DUPLICATE && sl->out != O_BUSY &&
-            !(recs[i].status = status_record(sl, now)))
+            !(recs[i].status = status_record(s, sl, now)))
             st = SJ_ERR_NOMEM;
         if (st == SJ_OK && (sl->out == O_FALLBACK || sl->out == O_DEAD) &&
             !(recs[i].dl = dead_letter_record(sl, now)))
             st = SJ_ERR_NOMEM;
         if (st == SJ_OK) st = append_writes(s, sl, &recs[i], now, &replies);
+        if (st == SJ_OK) st = append_exposure(s, sl, now, &recs[i], &replies);
         if (st == SJ_OK && counter_field(sl, field, sizeof field)) count(s, sl, field);
         if (st == SJ_OK && sl->out == O_DEAD) count(s, sl, "undeliverable");
     }
     if (st == SJ_OK) st = flush_counters(s, &replies);
-    if (st == SJ_OK) st = sj_redis_drain(s->redis, replies, err, sizeof err);
+    if (st == SJ_OK) st = drain_exposures(s, recs, n, replies, err, sizeof err);
     if (st != SJ_OK) set_fatal(s, st == SJ_ERR_NOMEM ? "out of memory" : err);
     for (size_t i = 0; i < n; i++) {
         slot_t *sl = &s->slots[s->outcome_list[i]];
@@ -1177,8 +1279,9 @@ static sj_status_t init(stage_t *s)
     s->table = calloc(tsize, sizeof *s->table);
     s->msgs = calloc(s->batch, sizeof *s->msgs);
     s->counters = json_object();
+    s->exposed = json_object();
     if (!s->slots || !s->free_list || !s->new_list || !s->outcome_list || !s->table ||
-        !s->msgs || !s->counters)
+        !s->msgs || !s->counters || !s->exposed)
         return SJ_ERR_NOMEM;
     for (size_t i = 0; i < s->n_slots; i++) {
         sj_buf_init(&s->slots[i].email, SJ_EMAIL_MAX_MESSAGE);
@@ -1223,6 +1326,7 @@ static void teardown(stage_t *s)
     free(s->table);
     free(s->msgs);
     json_decref(s->counters);
+    json_decref(s->exposed);
 }
 
 /* Whether the run may end: -e and nothing arrived, nothing in the window,
@@ -1328,6 +1432,8 @@ void sj_deliver_print_summary(FILE *out, const char *prefix, const sj_deliver_st
             "%srecords:         %llu status and dead-letter records; the window "
             "(deliver.max-in-flight) was full %llu times\n",
             prefix, (unsigned long long)s->records, (unsigned long long)s->window_full);
+    fprintf(out, "%sexperiments:     %llu residents exposed for the first time\n", prefix,
+            (unsigned long long)s->exposed);
     if (s->send_seconds > 0)
         fprintf(out, "%sthroughput:      %.0f messages/s (%llu in %.2f s of sending)\n",
                 prefix, (double)sent / s->send_seconds, sent, s->send_seconds);

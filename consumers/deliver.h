@@ -93,6 +93,7 @@ typedef struct sj_deliver_stats {
     uint64_t busy;          /* held by another instance: parked until its lease ends */
     uint64_t republished;   /* transitions whose records were published again */
     uint64_t records;       /* status and dead-letter records published */
+    uint64_t exposed;       /* residents newly exposed to an experiment */
     uint64_t window_full;   /* times deliver.max-in-flight was reached (reading paused) */
     uint64_t batches;
     double seconds;

@@ -225,6 +225,15 @@ typedef struct sj_campaign {
     char source[SJ_CAMPAIGN_SOURCE_MAX];
 } sj_campaign_t;
 
+/* Does the campaign run an experiment (two or more variants, and a goal,
+ * which validation requires of them)? Its intents and status records then
+ * carry "experiment", and its exposures and conversions are counted in
+ * sj:{exp}:<experiment>. */
+static inline bool sj_campaign_is_experiment(const sj_campaign_t *c)
+{
+    return c->n_variants > 1 && c->n_goal_events > 0;
+}
+
 /* Parses and validates one campaign from json[0..n). `name` is what errors
  * call the source (usually the file name). Fills *out (caller-owned; release
  * it with sj_campaign_release()) and returns SJ_OK, or returns SJ_ERR_INPUT

@@ -16,8 +16,10 @@
  * is never needed for correctness.
  *
  * Experiment counters (sj:{exp}:<experiment>) count residents, each once:
- * exposed when the HSETNX of its exposure record answers 1 (read back with
- * the decision writes, drain_writes()), converted when the conversion script
+ * exposed when the HSETNX of its exposure record answers 1 (here for the
+ * holdout, read back with the decision writes, drain_writes(); for the
+ * other variants the delivery stage does it when the first message is
+ * sent, consumers/deliver.c), converted when the conversion script
  * of a goal event (append_conversion(), in the resident's slot) records a
  * new conversion (run again after the decision writes for a goal event in
  * the batch of its resident's first exposure: convert_again()). The
@@ -282,11 +284,6 @@ static bool campaign_goal(const sj_campaign_t *c, const char *type)
 }
 
 /* An experiment: a campaign with two or more variants (those have a goal). */
-static bool campaign_experiment(const sj_campaign_t *c)
-{
-    return c->n_variants > 1 && c->n_goal_events > 0;
-}
-
 /* Is type a goal event of some campaign (the return value), and of one
  * with an experiment (*conv)? One pass over the campaigns, as before the
  * experiment counters: other events pay nothing more. */
@@ -298,7 +295,7 @@ static bool goal_kind(const stage_t *s, const char *type, bool *conv)
         const sj_campaign_t *c = sj_campaigns_get(s->campaigns, i);
         if (!campaign_goal(c, type)) continue;
         goal = true;
-        if (campaign_experiment(c)) {
+        if (sj_campaign_is_experiment(c)) {
             *conv = true;
             break;
         }
@@ -541,11 +538,11 @@ static sj_status_t status_record(stage_t *s, const step_t *sp, decision_t d,
     const json_t *o = sp->intent;
     char t[32], dt[32];
     sj_time_format_rfc3339(now, t);
-    json_t *r =
-        json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s}", "intent",
-                  jstr(o, "id"), "campaign", jstr(o, "campaign"), "step", jstr(o, "step"),
-                  "variant", jstr(o, "variant"), "resident", jstr(o, "resident"), "stage",
-                  "segment", "status", status_words[d], "time", t);
+    json_t *r = json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s, s:s, s:s}", "intent",
+                          jstr(o, "id"), "campaign", jstr(o, "campaign"), "step",
+                          jstr(o, "step"), "variant", jstr(o, "variant"), "experiment",
+                          jstr(o, "experiment"), "resident", jstr(o, "resident"), "stage",
+                          "segment", "status", status_words[d], "time", t);
     if (!r) return SJ_ERR_NOMEM;
     if (reason) json_object_set_new(r, "reason", json_string(reason));
     if (d == D_SCHEDULE || d == D_DEFER) {
@@ -709,25 +706,25 @@ static sj_status_t release(stage_t *s, step_t *sp, int64_t now, char *errstr,
             vi = i;
         }
     sj_status_t st = SJ_OK;
-    if (initial) {
+    if (initial) count(s, c->id, variant, "assigned");
+    /* A holdout resident is exposed now, when the message would have been
+     * sent; the others when their first message is (consumers/deliver.c).
+     * The reply of the HSETNX says whether the exposure is new: the
+     * experiment counter counts it then (drain_writes()). */
+    if (initial && holdout && vi < c->n_variants && sj_campaign_is_experiment(c)) {
         char k_exp[SJ_KEY_MAX], val[96];
         sj_key_res(k_exp, it->pseudonym, ":exposure");
-        snprintf(val, sizeof val, "%s %lld", variant ? variant : "-", (long long)now);
-        /* Its reply says whether the exposure is new: the experiment
-         * counter counts it then (drain_writes()). */
-        if (vi < c->n_variants && campaign_experiment(c)) {
-            if (s->n_watches == s->cap_watches) {
-                size_t cap = s->cap_watches ? 2 * s->cap_watches : 64;
-                watch_t *w = realloc(s->watches, cap * sizeof *w);
-                if (!w) return SJ_ERR_NOMEM;
-                s->watches = w;
-                s->cap_watches = cap;
-            }
-            s->watches[s->n_watches++] =
-                (watch_t){.reply = s->n_writes, .it = it, .c = c, .variant = vi};
+        snprintf(val, sizeof val, "%s %lld", variant, (long long)now);
+        if (s->n_watches == s->cap_watches) {
+            size_t cap = s->cap_watches ? 2 * s->cap_watches : 64;
+            watch_t *w = realloc(s->watches, cap * sizeof *w);
+            if (!w) return SJ_ERR_NOMEM;
+            s->watches = w;
+            s->cap_watches = cap;
         }
+        s->watches[s->n_watches++] =
+            (watch_t){.reply = s->n_writes, .it = it, .c = c, .variant = vi};
         st = CMD(s, &s->n_writes, "HSETNX", k_exp, c->experiment, val);
-        if (st == SJ_OK) count(s, c->id, variant, "exposed");
     }
     if (st == SJ_OK && holdout)
         st = record(s, sp, D_SUPPRESS, sj_nudge_reason_name(SJ_NUDGE_HOLDOUT), now, 0,
@@ -1358,7 +1355,7 @@ static sj_status_t append_conversions(stage_t *s, const item_t *it, const char *
     sj_status_t st = SJ_OK;
     for (size_t i = 0; st == SJ_OK && i < sj_campaigns_count(s->campaigns); i++) {
         const sj_campaign_t *c = sj_campaigns_get(s->campaigns, i);
-        if (campaign_experiment(c) && campaign_goal(c, it->ev.type)) {
+        if (sj_campaign_is_experiment(c) && campaign_goal(c, it->ev.type)) {
             st = append_conversion(s, it, c, ms, n);
             (*k)++;
         }

@@ -285,6 +285,7 @@ json_t *sj_intent_new(const sj_campaign_t *c, const sj_event_view_t *ev,
         rc |= set_str(o, "id", iid) | set_str(o, "campaign", c->id) |
               set_str(o, "step", SJ_INTENT_STEP_INITIAL) |
               set_str(o, "variant", var->id) | set_str(o, "resident", ev->subject);
+        if (sj_campaign_is_experiment(c)) rc |= set_str(o, "experiment", c->experiment);
         rc |= json_object_set(o, "trigger", trig) | json_object_set(o, "channels", chans);
         rc |= set_str(o, "language", sj_campaign_language_for(c, r->language)) |
               set_str(o, "template", tmpl) | json_object_set(o, "context", ctx);

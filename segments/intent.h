@@ -9,6 +9,7 @@
  *     {"id": "<first 32 hex of SHA-256(campaign|step|pseudonym|trigger event id)>",
  *      "campaign": "id-card-renewal", "step": "initial", "variant": "plain",
  *      "resident": "<pseudonym>",
+ *      "experiment": "id-card-2026",     only for a campaign with an experiment
  *      "trigger": {"id": "...", "type": "be.seintje.life.id-card-expiring",
  *                  "time": "2026-02-01T08:00:00Z"},
  *      "channels": ["app", "email", "sms"],         campaign order of preference

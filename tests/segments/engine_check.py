@@ -14,7 +14,10 @@ The campaigns are tests/segments/engine/campaigns/*.json, one per rule:
                                SHA-256("exp-test|" + pseudonym); its goal
                                (social-tariff-requested, 90 days) drives the
                                experiment counters sj:{exp}:exp-test, checked
-                               exactly, and `seintje experiment report`
+                               exactly, and `seintje experiment report`; the
+                               engine exposes the holdout only (the delivery
+                               stage, not run here, exposes the others:
+                               tests/e2e/experiment_check.py)
   c-batch     seintje batch   the residents named "Batch" who have not answered
                                yet (resident.goals), once however often the
                                batch runs
@@ -168,10 +171,15 @@ def contact(email=False, sms=False, app=False, consent=None):
 # residents
 R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3 = range(1, 12)
 H = list(range(100, 160))
-# exposed to the experiment with their goal event in the same run (most
-# likely the same poll batch): G after the exposure, G0 dated before it
-G, G0 = list(range(200, 204)), 204
-P = pseudonyms([R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3] + H + G + [G0])
+P = pseudonyms([R1, R2, R3, R4, R5, R6, A1, A2, B1, B2, B3] + H + list(range(200, 260)))
+# The engine exposes the holdout itself (when its message would have been
+# sent); the other arms are exposed by the delivery stage when a message is
+# sent, which this test does not run: their residents stay unexposed here.
+HH = [h for h in H if holdout_variant(P[h]) == "holdout"]
+# held out, with their goal event in the same run (most likely the same poll
+# batch as their exposure): G after the exposure, G0 dated before it
+_held = [i for i in range(200, 260) if holdout_variant(P[i]) == "holdout"]
+G, G0 = _held[:4], _held[4]
 
 redis("FLUSHDB")
 T0 = "2026-03-24T09:30:00Z"
@@ -254,8 +262,10 @@ for h in H:
     else:
         ok_variants &= len(sent) == 1 and sent[0]["variant"] == v
 check(ok_variants, f"holdout experiment: every resident got the predicted arm {exp}")
-exposures = sum(1 for h in H if redis("HGET", f"sj:res:{{{P[h]}}}:exposure", "exp-test").strip())
-check(exposures == len(H), f"holdout experiment: all {len(H)} residents recorded as exposed")
+exposed = {h for h in H if redis("HGET", f"sj:res:{{{P[h]}}}:exposure", "exp-test").strip()}
+check(exposed == set(HH), f"holdout experiment: the {len(HH)} held-out residents recorded as "
+      f"exposed by the engine, the {len(H) - len(HH)} sent a message not (the delivery "
+      f"stage exposes them when it sends)")
 
 EXP_KEY = "sj:{exp}:exp-test"
 
@@ -265,10 +275,9 @@ def exp_counters():
     return {out[i]: int(out[i + 1]) for i in range(0, len(out) - 1, 2)}
 
 
-exp_all = dict(exp)
-for g in G + [G0]:
-    exp_all[holdout_variant(P[g])] += 1
-want_exp = {f"{v}|exposed": n for v, n in exp_all.items() if n}
+exp_all = {v: 0 for v in exp}
+exp_all["holdout"] = len(HH) + len(G) + 1
+want_exp = {"holdout|exposed": exp_all["holdout"]}
 want_conv = {}
 for g in G:
     v = holdout_variant(P[g])
@@ -279,14 +288,16 @@ check(exp_counters() == dict(want_exp, **want_conv),
       f"{exp_counters()}")
 
 # The experiment's goal, exposure at run 1's clock (T0 = 24 March 09:30Z):
-# H[0..9] inside the 90-day window, H[10] twice (counted once), H[11] with an
-# event time before its exposure (not counted), H[12] after the window (sent
-# last, at 1 July: not counted), R5 never exposed (nothing).
+# HH[0..5] inside the 90-day window, HH[5] twice (counted once), HH[6] with
+# an event time before its exposure (not counted), HH[7] after the window
+# (sent last, at 1 July: not counted), R5 and the residents sent a message
+# (not exposed without the delivery stage) count nothing.
 GOAL = "service.social-tariff-requested"
-conv_in = H[:10] + [H[10]]
-goals = [event(h, GOAL, "2026-03-27T10:00:00Z") for h in conv_in]
-goals += [event(H[10], GOAL, "2026-03-28T09:00:00Z"),
-          event(H[11], GOAL, "2026-03-24T08:00:00Z"),
+conv_in = HH[:6]
+sent_h = [h for h in H if h not in HH][:3]
+goals = [event(h, GOAL, "2026-03-27T10:00:00Z") for h in conv_in + sent_h]
+goals += [event(HH[5], GOAL, "2026-03-28T09:00:00Z"),
+          event(HH[6], GOAL, "2026-03-24T08:00:00Z"),
           event(R5, GOAL, "2026-03-27T10:00:00Z")]
 for h in conv_in:
     v = holdout_variant(P[h])
@@ -364,7 +375,8 @@ check(all(arms[v]["exposed"] == exp_all[v] and
       "report: exposed and converted per arm are the counters")
 check([round(a["weight"], 6) for a in rep["arms"]] == [0.3, 0.3, 0.4],
       "report: weights from the campaign (SRM check)")
-check(all(abs(a["rate"] - a["converted"] / a["exposed"]) < 1e-12 for a in rep["arms"]),
+check(all(a["exposed"] == 0 or abs(a["rate"] - a["converted"] / a["exposed"]) < 1e-12
+          for a in rep["arms"]),
       "report: rates")
 import xml.etree.ElementTree as ET
 svg = ET.parse(chart).getroot()
@@ -387,10 +399,10 @@ check(p.returncode == 2 and "no counters" in p.stderr,
       "report: an experiment without counters is a usage error")
 
 print("== a goal event after the window: 1 July 2026")
-produce([event(H[12], GOAL, "2026-06-30T10:00:00Z")])
+produce([event(HH[7], GOAL, "2026-06-30T10:00:00Z")])
 print(segment("2026-07-01T10:00:00Z"))
 check(exp_counters() == dict(want_exp, **want_conv) and
-      not redis("HGET", f"sj:res:{{{P[H[12]]}}}:converted", "exp-test").strip(),
+      not redis("HGET", f"sj:res:{{{P[HH[7]]}}}:converted", "exp-test").strip(),
       "a goal event after window_days counts nothing")
 
 if failures:

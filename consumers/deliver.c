@@ -1137,8 +1137,10 @@ static sj_status_t flush(stage_t *s)
         if (st == SJ_OK && (sl->out == O_FALLBACK || sl->out == O_DEAD) &&
             !(recs[i].dl = dead_letter_record(sl, now)))
             st = SJ_ERR_NOMEM;
-        if (st == SJ_OK) st = append_writes(s, sl, &recs[i], now, &replies);
+        /* the exposure record first: a crash that cuts the pipeline short
+         * leaves no sent intent without it (only its count may be lost) */
         if (st == SJ_OK) st = append_exposure(s, sl, now, &recs[i], &replies);
+        if (st == SJ_OK) st = append_writes(s, sl, &recs[i], now, &replies);
         if (st == SJ_OK && counter_field(sl, field, sizeof field)) count(s, sl, field);
         if (st == SJ_OK && sl->out == O_DEAD) count(s, sl, "undeliverable");
     }

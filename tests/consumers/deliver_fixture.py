@@ -106,7 +106,7 @@ def make(a):
         ex = now + datetime.timedelta(seconds=a.expires_in)
         intent = {
             "id": iid, "campaign": "id-card-renewal", "step": "initial",
-            "variant": "plain", "resident": p,
+            "variant": "plain", "experiment": "id-card-2026", "resident": p,
             "trigger": {"id": "t-%s-%d" % (a.prefix, i),
                         "type": "be.seintje.life.id-card-expiring",
                         "time": rfc3339(now)},

@@ -24,7 +24,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from deliver_fixture import Redis  # noqa: E402
+from deliver_fixture import Redis, pseudonym  # noqa: E402
 
 
 def get(url):
@@ -88,6 +88,28 @@ def main():
     if nofinal:
         sys.exit("FAIL: %d intents without a final status record: %s" %
                  (len(nofinal), nofinal[:3]))
+
+    # Experiment exposure (every intent is the experiment id-card-2026's, one
+    # resident each): a record for every resident whose intent was sent, and
+    # none for the dead-lettered; the counter may miss the residents of the
+    # flushes a kill cut between record and count (at most one flush, at most
+    # deliver.max-in-flight intents, per kill), never count one twice.
+    sent_ids = set(by_state.get("sent", []))
+    res = [pseudonym(a.prefix, i) for i in range(a.count)]
+    exp = r.pipeline([("HGET", "sj:res:{%s}:exposure" % p, "id-card-2026") for p in res])
+    wrong = [i for i, e in zip(ids, exp)
+             if (e is not None) != (i in sent_ids) or
+             (e is not None and not e.decode().startswith("plain "))]
+    if wrong:
+        sys.exit("FAIL: %d residents with an exposure record that does not match their "
+                 "intent's state: %s" % (len(wrong), wrong[:3]))
+    counted = int(r.pipeline([("HGET", "sj:{exp}:id-card-2026", "plain|exposed")])[0] or 0)
+    print("experiment: %d residents sent a message, %d exposure records, counter %d "
+          "(lower bound: %d)" % (len(sent_ids), len(sent_ids), counted,
+                                 len(sent_ids) - a.kills * a.max_in_flight))
+    if not len(sent_ids) - a.kills * a.max_in_flight <= counted <= len(sent_ids):
+        sys.exit("FAIL: the exposure counter %d is outside [sent - kills x "
+                 "max-in-flight, sent]" % counted)
 
     smtp = get("%s/_admin/stats?message_id_prefix=%s" % (a.smtp_admin, a.prefix))
     http = get("%s/_admin/stats?reference_prefix=%s" % (a.http, a.prefix))

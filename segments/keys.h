@@ -17,6 +17,8 @@
  *                               against the frequency cap
  *   sj:res:{P}:goals     hash   goal event type -> time (ms) last seen
  *   sj:res:{P}:exposure  hash   experiment id -> "<variant> <ms>" first exposure
+ *                               (written by deliver when the first message
+ *                               is sent, by the engine for the holdout)
  *   sj:res:{P}:converted hash   experiment id -> time (ms) of the goal event
  *                               that counted as the resident's conversion
  *                               (once per experiment; the counters' guard)

@@ -69,60 +69,33 @@ bool sj_dl_match(const json_t *r, const sj_dl_filter_t *f)
 
 /* ---- reading the topic ------------------------------------------------------ */
 
-typedef struct {
-    rd_kafka_conf_t *rk;
-    char *errstr;
-    size_t errstr_size;
-} passthrough_t;
-
-static sj_status_t set_kafka(void *opaque, const char *name, const char *value)
-{
-    passthrough_t *p = opaque;
-    char err[256];
-    if (rd_kafka_conf_set(p->rk, name, value, err, sizeof err) == RD_KAFKA_CONF_OK)
-        return SJ_OK;
-    sj_seterr(p->errstr, p->errstr_size, "kafka.%s: %s", name, err);
-    return SJ_ERR_INPUT;
-}
-
-/* A consumer without a group, for assign() from the beginning. */
-static rd_kafka_t *reader_new(const sj_conf_t *conf, char *errstr, size_t errstr_size)
-{
-    rd_kafka_conf_t *rk = rd_kafka_conf_new();
-    char err[256];
-    const char *const kv[] = {"bootstrap.servers",
-                              sj_conf_get(conf, "brokers"),
-                              "group.id",
-                              "seintje-dead-letter-reader",
-                              "enable.auto.commit",
-                              "false",
-                              "enable.partition.eof",
-                              "true",
-                              "isolation.level",
-                              "read_committed",
-                              "client.id",
-                              "seintje-dead-letter"};
-    for (size_t i = 0; i < SJ_ARRAY_LEN(kv); i += 2)
-        if (rd_kafka_conf_set(rk, kv[i], kv[i + 1], err, sizeof err) !=
-            RD_KAFKA_CONF_OK) {
-            sj_seterr(errstr, errstr_size, "kafka: %s", err);
-            rd_kafka_conf_destroy(rk);
-            return NULL;
-        }
-    passthrough_t p = {rk, errstr, errstr_size};
-    if (sj_conf_each_kafka(conf, set_kafka, &p) != SJ_OK) {
-        rd_kafka_conf_destroy(rk);
-        return NULL;
-    }
-    rd_kafka_t *k = rd_kafka_new(RD_KAFKA_CONSUMER, rk, err, sizeof err);
-    if (!k) {
-        sj_seterr(errstr, errstr_size, "kafka consumer: %s", err);
-        rd_kafka_conf_destroy(rk);
-    }
-    return k;
-}
-
 typedef bool (*record_fn)(void *opaque, json_t *r, int32_t partition, int64_t offset);
+
+typedef struct {
+    const char *topic;
+    record_fn fn;
+    void *opaque;
+    uint64_t *invalid;
+} reading_t;
+
+/* sj_kafka_read_topic()'s callback: the valid records go on to fn. */
+static bool on_message(void *opaque, const rd_kafka_message_t *m)
+{
+    reading_t *x = opaque;
+    bool go = true;
+    json_t *r = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, NULL);
+    char problem[128];
+    if (r && sj_dl_record_valid(r, problem, sizeof problem)) {
+        go = x->fn(x->opaque, r, m->partition, m->offset);
+    } else {
+        (*x->invalid)++;
+        sj_log(SJ_LOG_WARN, FAC, "%s [%d] offset %lld: not a dead-letter record: %s",
+               x->topic, (int)m->partition, (long long)m->offset,
+               r ? problem : "invalid JSON");
+    }
+    json_decref(r);
+    return go;
+}
 
 /* Calls fn for every valid record of topic, partition by partition from the
  * beginning to the end as it was when reading started. */
@@ -130,74 +103,9 @@ static sj_status_t read_topic(const sj_conf_t *conf, const char *topic, record_f
                               void *opaque, uint64_t *invalid, char *errstr,
                               size_t errstr_size)
 {
-    int timeout = (int)sj_conf_get_int(conf, "kafka.timeout-ms");
-    rd_kafka_t *k = reader_new(conf, errstr, errstr_size);
-    if (!k) return SJ_ERR;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(k, topic, NULL);
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(k, 0, t, &md, timeout);
-    sj_status_t st = SJ_OK;
-    if (e || md->topic_cnt != 1 || md->topics[0].err) {
-        sj_seterr(errstr, errstr_size, "kafka: topic %s (topic.dead-letter): %s", topic,
-                  rd_kafka_err2str(e               ? e
-                                   : md->topic_cnt ? md->topics[0].err
-                                                   : e));
-        st = SJ_ERR;
-    }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-    for (int i = 0; st == SJ_OK && i < md->topics[0].partition_cnt; i++) {
-        int32_t part = md->topics[0].partitions[i].id;
-        int64_t lo = 0, hi = 0;
-        if (rd_kafka_query_watermark_offsets(k, topic, part, &lo, &hi, timeout) == 0 &&
-            hi > lo)
-            rd_kafka_topic_partition_list_add(l, topic, part)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
-    }
-    int left = l->cnt;
-    if (st == SJ_OK && left && (e = rd_kafka_assign(k, l))) {
-        sj_seterr(errstr, errstr_size, "kafka: assign %s: %s", topic,
-                  rd_kafka_err2str(e));
-        st = SJ_ERR;
-    }
-    int64_t quiet_since = sj_mono_ms();
-    bool go = true;
-    while (st == SJ_OK && left > 0 && go) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k, 200);
-        if (!m) {
-            if (sj_mono_ms() - quiet_since > timeout) {
-                sj_seterr(errstr, errstr_size, "kafka: no progress reading %s for %d ms",
-                          topic, timeout);
-                st = SJ_ERR_TIMEOUT;
-            }
-            continue;
-        }
-        quiet_since = sj_mono_ms();
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            left--;
-        } else if (m->err) {
-            sj_log(SJ_LOG_WARN, FAC, "%s", rd_kafka_message_errstr(m));
-        } else {
-            json_t *r = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, NULL);
-            char problem[128];
-            if (r && sj_dl_record_valid(r, problem, sizeof problem)) {
-                go = fn(opaque, r, m->partition, m->offset);
-            } else {
-                (*invalid)++;
-                sj_log(SJ_LOG_WARN, FAC,
-                       "%s [%d] offset %lld: not a dead-letter record: %s", topic,
-                       (int)m->partition, (long long)m->offset,
-                       r ? problem : "invalid JSON");
-            }
-            json_decref(r);
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    if (md) rd_kafka_metadata_destroy(md);
-    rd_kafka_topic_destroy(t);
-    rd_kafka_consumer_close(k);
-    rd_kafka_destroy(k);
-    return st;
+    reading_t x = {topic, fn, opaque, invalid};
+    return sj_kafka_read_topic(conf, topic, "topic.dead-letter", "seintje-dead-letter",
+                               on_message, &x, errstr, errstr_size);
 }
 
 /* ---- list ------------------------------------------------------------------- */

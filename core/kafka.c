@@ -265,6 +265,148 @@ sj_status_t sj_kafka_topic_ensure(rd_kafka_t *rk, const char *topic, int partiti
     return st;
 }
 
+/* ---- reading a topic once ------------------------------------------------- */
+
+/* Per partition of a topic being read: where it ended when reading started. */
+typedef struct {
+    int64_t end; /* high watermark then; -1: not read (empty or absent) */
+    bool done;
+} read_part_t;
+
+/* The partitions of topic to read: marks each non-empty one with its end in
+ * parts (indexed by partition id, *n_parts of them) and adds it to l. */
+static sj_status_t read_plan(rd_kafka_t *k, const char *topic, const char *setting,
+                             int timeout, rd_kafka_topic_partition_list_t *l,
+                             read_part_t **parts, int *n_parts, char *errstr,
+                             size_t errstr_size)
+{
+    rd_kafka_topic_t *t = rd_kafka_topic_new(k, topic, NULL);
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t e =
+        t ? rd_kafka_metadata(k, 0, t, &md, timeout) : rd_kafka_last_error();
+    if (!e && (md->topic_cnt != 1 || md->topics[0].err))
+        e = md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    sj_status_t st = SJ_OK;
+    if (e) {
+        sj_seterr(errstr, errstr_size, "kafka: topic %s%s%s%s: %s", topic,
+                  setting ? " (" : "", setting ? setting : "", setting ? ")" : "",
+                  rd_kafka_err2str(e));
+        st = SJ_ERR;
+    }
+    int max_id = -1;
+    for (int i = 0; st == SJ_OK && i < md->topics[0].partition_cnt; i++)
+        if (md->topics[0].partitions[i].id > max_id)
+            max_id = md->topics[0].partitions[i].id;
+    if (st == SJ_OK && max_id >= 0 &&
+        !(*parts = calloc((size_t)max_id + 1, sizeof **parts)))
+        st = SJ_ERR_NOMEM;
+    *n_parts = st == SJ_OK ? max_id + 1 : 0;
+    for (int i = 0; i < *n_parts; i++)
+        (*parts)[i] = (read_part_t){.end = -1, .done = true};
+    for (int i = 0; st == SJ_OK && i < md->topics[0].partition_cnt; i++) {
+        int32_t part = md->topics[0].partitions[i].id;
+        int64_t lo = 0, hi = 0;
+        e = rd_kafka_query_watermark_offsets(k, topic, part, &lo, &hi, timeout);
+        if (e) {
+            sj_seterr(errstr, errstr_size, "kafka: end of %s [%d]: %s", topic, (int)part,
+                      rd_kafka_err2str(e));
+            st = SJ_ERR;
+        } else if (hi > lo) {
+            (*parts)[part] = (read_part_t){.end = hi, .done = false};
+            rd_kafka_topic_partition_list_add(l, topic, part)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        }
+    }
+    if (st == SJ_ERR_NOMEM) sj_seterr(errstr, errstr_size, "out of memory");
+    if (md) rd_kafka_metadata_destroy(md);
+    if (t) rd_kafka_topic_destroy(t);
+    return st;
+}
+
+/* Marks a partition done; returns whether it was still being read. */
+static bool read_part_done(read_part_t *parts, int n_parts, int32_t part)
+{
+    if (part < 0 || part >= n_parts || parts[part].done) return false;
+    parts[part].done = true;
+    return true;
+}
+
+sj_status_t sj_kafka_read_topic(const sj_conf_t *c, const char *topic,
+                                const char *setting, const char *client,
+                                sj_kafka_read_fn fn, void *opaque, char *errstr,
+                                size_t errstr_size)
+{
+    int timeout = (int)sj_conf_get_int(c, "kafka.timeout-ms");
+    char group[128];
+    snprintf(group, sizeof group, "%s-reader", client);
+    const char *const defaults[] = {"client.id",
+                                    client,
+                                    "group.id",
+                                    group,
+                                    "enable.auto.commit",
+                                    "false",
+                                    "enable.partition.eof",
+                                    "true",
+                                    "isolation.level",
+                                    "read_committed",
+                                    NULL};
+    rd_kafka_conf_t *rk = build_conf(c, defaults, errstr, errstr_size);
+    if (!rk) return SJ_ERR;
+    char err[512];
+    rd_kafka_t *k = rd_kafka_new(RD_KAFKA_CONSUMER, rk, err, sizeof err);
+    if (!k) {
+        sj_seterr(errstr, errstr_size, "kafka consumer: %s", err);
+        rd_kafka_conf_destroy(rk);
+        return SJ_ERR;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    read_part_t *parts = NULL;
+    int n_parts = 0;
+    sj_status_t st =
+        read_plan(k, topic, setting, timeout, l, &parts, &n_parts, errstr, errstr_size);
+    int left = st == SJ_OK ? l->cnt : 0;
+    rd_kafka_resp_err_t e;
+    if (left && (e = rd_kafka_assign(k, l))) {
+        sj_seterr(errstr, errstr_size, "kafka: assign %s: %s", topic,
+                  rd_kafka_err2str(e));
+        st = SJ_ERR;
+    }
+    int64_t quiet_since = sj_mono_ms();
+    bool go = true;
+    while (st == SJ_OK && left > 0 && go) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k, 200);
+        if (!m) {
+            if (sj_mono_ms() - quiet_since > timeout) {
+                sj_seterr(errstr, errstr_size, "kafka: no progress reading %s for %d ms",
+                          topic, timeout);
+                st = SJ_ERR_TIMEOUT;
+            }
+            continue;
+        }
+        quiet_since = sj_mono_ms();
+        int32_t part = m->partition;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            left -= read_part_done(parts, n_parts, part);
+        } else if (m->err) {
+            sj_log(SJ_LOG_WARN, "kafka", "reading %s: %s", topic,
+                   rd_kafka_message_errstr(m));
+        } else if (part >= 0 && part < n_parts && !parts[part].done) {
+            if (m->offset >= parts[part].end) /* produced since the start */
+                left -= read_part_done(parts, n_parts, part);
+            else
+                go = fn(opaque, m);
+            if (m->offset + 1 >= parts[part].end)
+                left -= read_part_done(parts, n_parts, part);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    free(parts);
+    rd_kafka_consumer_close(k);
+    rd_kafka_destroy(k);
+    return st;
+}
+
 #define MAX_PARTITIONS 65536 /* tracked (topic, partition) pairs */
 
 struct sj_kafka_eof {

@@ -52,6 +52,30 @@ rd_kafka_t *sj_kafka_consumer_open(const sj_conf_t *c, const char *group,
 rd_kafka_t *sj_kafka_consumer_new(const sj_conf_t *c, const char *group,
                                   const char *topic, char *errstr, size_t errstr_size);
 
+/* Reading a topic's history once, for commands (`dead-letter list`,
+ * `experiment rebuild`) rather than stages. fn gets each message (borrowed
+ * for the call: payload, len, key, partition, offset); returning false stops
+ * the reading early. */
+typedef bool (*sj_kafka_read_fn)(void *opaque, const rd_kafka_message_t *m);
+
+/* Calls fn for every committed message of `topic` (isolation.level
+ * read_committed), each partition from its beginning to the end it had when
+ * the reading started (its high watermark then: what is produced meanwhile
+ * is left out); partitions interleave, offsets within one partition come in
+ * order. The consumer joins no group and commits nothing; its client.id is
+ * `client` and its group.id "<client>-reader" (librdkafka needs one);
+ * kafka.* settings apply. Consumer errors are logged (facility "kafka") and
+ * skipped. `setting` (may be NULL) names the setting the topic came from,
+ * for messages: "kafka: topic x (topic.dead-letter): Broker: Unknown topic
+ * or partition". kafka.timeout-ms bounds the metadata and watermark queries
+ * and the wait for the next message. Returns SJ_OK (also when fn stopped
+ * the reading), else with errstr filled SJ_ERR_TIMEOUT (nothing arrived for
+ * kafka.timeout-ms), SJ_ERR_NOMEM or SJ_ERR. Blocks; the caller's thread. */
+sj_status_t sj_kafka_read_topic(const sj_conf_t *c, const char *topic,
+                                const char *setting, const char *client,
+                                sj_kafka_read_fn fn, void *opaque, char *errstr,
+                                size_t errstr_size);
+
 /* Creates `topic` with `partitions` partitions if it does not exist (an
  * existing topic is left as it is). Replication factor 1 for a single broker,
  * else min(3, brokers). */

@@ -9,7 +9,8 @@
  *     echo '{"arms":[...]}' | seintje experiment stats --format json
  *     seintje experiment report id-card-2026 --chart uptake.svg
  *
- * `rebuild` (counts from the delivery and goal topics) comes later. */
+ * `rebuild` (experiment_rebuild.c) counts them again from the delivery and
+ * goal topics. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -28,6 +29,7 @@
 #include "core/common.h"
 #include "core/redis.h"
 #include "segments/campaign.h"
+#include "segments/experiment_rebuild.h"
 #include "segments/keys.h"
 #include "segments/stats.h"
 
@@ -39,9 +41,8 @@ static const char experiment_usage[] =
     "           (seintje experiment stats --help)\n"
     "  report   the same for a running experiment, from the engine's counters\n"
     "           in Redis (seintje experiment report --help)\n"
-    "\n"
-    "`rebuild` (the counts again from the delivery and goal topics) comes\n"
-    "later.\n";
+    "  rebuild  those counters again from the delivery and goal topics, and\n"
+    "           with --write in Redis (seintje experiment rebuild --help)\n";
 
 static const char stats_usage[] =
     "usage: seintje experiment stats --arm NAME:EXPOSED:CONVERTED --arm ... [options]\n"
@@ -998,12 +999,7 @@ int sj_cmd_experiment(int argc, char **argv)
     }
     if (!strcmp(sub, "stats")) return cmd_stats(argc - 1, argv + 1);
     if (!strcmp(sub, "report")) return cmd_report(argc - 1, argv + 1);
-    if (!strcmp(sub, "rebuild")) {
-        fputs("seintje experiment: `rebuild` is not there yet; `report` reads the "
-              "engine's counters and `stats` works from counts you give it\n",
-              stderr);
-        return SJ_EXIT_USAGE;
-    }
+    if (!strcmp(sub, "rebuild")) return sj_experiment_rebuild_cmd(argc - 1, argv + 1);
     fprintf(stderr, "seintje experiment: unknown subcommand \"%.40s\"\n\n", sub);
     fputs(experiment_usage, stderr);
     return SJ_EXIT_USAGE;

@@ -15,7 +15,7 @@
 # under a prefix of your own (sj_unique), never FLUSHDB/FLUSHALL -- except in
 # a Redis database of the test's own (scripts/redis.sh starts the server with
 # 32). Taken: 3-4 deliver_smtp, 5-6 deliver_http, 7-8 deliver_kill,
-# 11 segment_engine, 12-13 e2e_thin_slice, 16-20 segment_kill, 22 e2e_experiment (15: the
+# 11 segment_engine, 12-13 e2e_thin_slice, 16-20 segment_kill, 21 experiment_rebuild, 22 e2e_experiment (15: the
 # benchmarks). The segment stage's schedule (sj:{sched}:due) is one key per
 # database: two engines sharing a database release each other's steps.
 # Set SEINTJE_KEEP_WORK=1 to keep the work directory for a look afterwards.

@@ -575,7 +575,7 @@ class Behaviour(unittest.TestCase):
         p = subprocess.run([SEINTJE, "experiment", "rebuild"], capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(p.returncode, 2)
-        self.assertIn("not there yet", p.stderr)
+        self.assertIn("give one experiment id", p.stderr)
 
 
 if __name__ == "__main__":

@@ -992,15 +992,19 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (sl && --sl->pending_dr == 0) finish_slot(s, sl);
 }
 
-static sj_status_t flush_counters(stage_t *s, size_t *replies)
+/* Appends an HINCRBY per field of counts ({name: {field: n}}, the hash of
+ * each name being key(name)) and empties it; *replies counts them. */
+static sj_status_t flush_counters(stage_t *s, json_t *counts,
+                                  void (*key)(char[SJ_KEY_MAX], const char *),
+                                  size_t *replies)
 {
     const char *camp, *field;
     json_t *fields, *v;
     sj_status_t st = SJ_OK;
-    json_object_foreach(s->counters, camp, fields)
+    json_object_foreach(counts, camp, fields)
     {
         char k[SJ_KEY_MAX], by[24];
-        sj_key_stats(k, camp);
+        key(k, camp);
         json_object_foreach(fields, field, v)
         {
             snprintf(by, sizeof by, "%lld", (long long)json_integer_value(v));
@@ -1011,7 +1015,7 @@ static sj_status_t flush_counters(stage_t *s, size_t *replies)
             (*replies)++;
         }
     }
-    json_object_clear(s->counters);
+    json_object_clear(counts);
     return st;
 }
 
@@ -1091,23 +1095,8 @@ static sj_status_t drain_exposures(stage_t *s, const recs_t *recs, size_t n_recs
         freeReplyObject(rp);
     }
     if (st != SJ_OK || !json_object_size(s->exposed)) return st;
-    const char *exp, *field;
-    json_t *fields, *v;
     size_t k = 0;
-    json_object_foreach(s->exposed, exp, fields)
-    {
-        char key[SJ_KEY_MAX], by[24];
-        sj_key_exp(key, exp);
-        json_object_foreach(fields, field, v)
-        {
-            snprintf(by, sizeof by, "%lld", (long long)json_integer_value(v));
-            const char *argv[] = {"HINCRBY", key, field, by};
-            if (redisAppendCommandArgv(s->redis, 4, argv, NULL) != REDIS_OK)
-                st = SJ_ERR_NOMEM;
-            k++;
-        }
-    }
-    json_object_clear(s->exposed);
+    st = flush_counters(s, s->exposed, sj_key_exp, &k);
     if (st == SJ_OK) st = sj_redis_drain(s->redis, k, errstr, errstr_size);
     return st;
 }
@@ -1144,7 +1133,7 @@ static sj_status_t flush(stage_t *s)
         if (st == SJ_OK && counter_field(sl, field, sizeof field)) count(s, sl, field);
         if (st == SJ_OK && sl->out == O_DEAD) count(s, sl, "undeliverable");
     }
-    if (st == SJ_OK) st = flush_counters(s, &replies);
+    if (st == SJ_OK) st = flush_counters(s, s->counters, sj_key_stats, &replies);
     if (st == SJ_OK) st = drain_exposures(s, recs, n, replies, err, sizeof err);
     if (st != SJ_OK) set_fatal(s, st == SJ_ERR_NOMEM ? "out of memory" : err);
     for (size_t i = 0; i < n; i++) {

@@ -39,7 +39,7 @@ static const char experiment_usage[] =
     "subcommands:\n"
     "  stats    statistics of an experiment from its counts per arm\n"
     "           (seintje experiment stats --help)\n"
-    "  report   the same for a running experiment, from the engine's counters\n"
+    "  report   the same for a running experiment, from its counters kept\n"
     "           in Redis (seintje experiment report --help)\n"
     "  rebuild  those counters again from the delivery and goal topics, and\n"
     "           with --write in Redis (seintje experiment rebuild --help)\n";

@@ -97,6 +97,47 @@ static void test_intent_id_deterministic(void **state)
     assert_string_equal(a, "f1a53991884366009b702471b09302f6");
 }
 
+/* Intents of a campaign with an experiment name it (the delivery stage
+ * records the exposure by it); those of a campaign with one variant do not. */
+static void test_experiment_member(void **state)
+{
+    (void)state;
+    sj_resident_view_t r = {"An", "nl", "44021", "9000", "active"};
+    sj_intent_outcome_t o;
+    json_t *i =
+        build(EVENT("{\"expires\":\"2026-05-01\"}"), &r, "2026-02-01T08:00:00Z", &o);
+    assert_int_equal(o, SJ_INTENT_MADE);
+    assert_null(json_object_get(i, "experiment"));
+    json_decref(i);
+
+    static const char exp_campaign[] =
+        "{\"id\":\"id-card-renewal\",\"name\":\"Renew\",\"topic\":\"identity\","
+        "\"trigger\":{\"event\":\"be.seintje.life.id-card-expiring\"},"
+        "\"timing\":{\"relative_to\":\"data.expires\",\"offset_days\":-60,"
+        "\"at\":\"09:00\"},\"expiry\":{\"relative_to\":\"data.expires\","
+        "\"offset_days\":0},\"goal\":{\"events\":[\"be.seintje.service.id-card-"
+        "requested\"],\"window_days\":90},\"channels\":[\"email\"],"
+        "\"variants\":[{\"id\":\"plain\",\"weight\":50},{\"id\":\"deadline\","
+        "\"weight\":50}],\"experiment\":\"id-card-2026\",\"languages\":[\"nl\"],"
+        "\"default_language\":\"nl\"}";
+    sj_campaign_t saved = campaign, c;
+    char err[512] = "";
+    sj_status_t st =
+        sj_campaign_parse(exp_campaign, strlen(exp_campaign), "exp", &c, err, sizeof err);
+    if (st != SJ_OK) fprintf(stderr, "%s\n", err);
+    assert_int_equal(st, SJ_OK);
+    assert_true(sj_campaign_is_experiment(&c));
+    campaign = c;
+    i = build(EVENT("{\"expires\":\"2026-05-01\"}"), &r, "2026-02-01T08:00:00Z", &o);
+    campaign = saved;
+    assert_int_equal(o, SJ_INTENT_MADE);
+    assert_string_equal(get(i, "experiment"), "id-card-2026");
+    const char *v = get(i, "variant");
+    assert_true(!strcmp(v, "plain") || !strcmp(v, "deadline"));
+    json_decref(i);
+    sj_campaign_release(&c);
+}
+
 static void test_timing_and_context(void **state)
 {
     (void)state;
@@ -216,6 +257,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_intent_id_deterministic),
         cmocka_unit_test(test_timing_and_context),
+        cmocka_unit_test(test_experiment_member),
         cmocka_unit_test(test_late_event_sends_now),
         cmocka_unit_test(test_expired_and_missing),
         cmocka_unit_test(test_event_view_problems),

@@ -49,7 +49,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 N = int(os.environ.get("SEINTJE_EXPERIMENT_RESIDENTS", "20000"))
@@ -58,30 +57,19 @@ TRUE = {"holdout": 0.20, "plain": 0.25, "deadline": 0.31}
 EXPERIMENT, CAMPAIGN = "id-card-2026", "id-card-renewal"
 GOAL = "be.seintje.service.id-card-requested"
 
-ENV = {}
-with open(os.environ["SEINTJE_SERVICES_ENV"]) as f:
-    for line in f:
-        if "=" in line and not line.startswith("#"):
-            k, v = line.strip().split("=", 1)
-            ENV[k] = v
+sys.path.insert(0, os.path.join(os.environ["SEINTJE_SOURCE_DIR"], "tests/services"))
+import sjtest  # noqa: E402
+from sjtest import check, failures, nrn  # noqa: E402
+
 BIN = os.environ["SEINTJE_BIN"]
 SRC = os.environ["SEINTJE_SOURCE_DIR"]
-BROKERS = ENV["SEINTJE_TEST_BROKERS"]
-_u = urllib.parse.urlparse(ENV["SEINTJE_TEST_REDIS_URL"])
-REDIS_HOST, REDIS_PORT, REDIS_DB = _u.hostname, str(_u.port or 6379), "22"
-REDIS = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+REDIS_DB = "22"
+BROKERS, REDIS_HOST, REDIS_PORT, REDIS = sjtest.services(REDIS_DB)
 RUN = f"exp-{os.getpid()}-{int(time.time())}"
 WORK = tempfile.mkdtemp(prefix="experiment-", dir=os.environ.get("SEINTJE_BUILD_DIR"))
 if not os.environ.get("SEINTJE_KEEP_WORK"):
     atexit.register(shutil.rmtree, WORK, True)
 OUTBOX = WORK + "/outbox"
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def settings():
@@ -122,20 +110,7 @@ def redis(*cmd):
 
 
 def consume(topic):
-    p = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q",
-                        "-X", "isolation.level=read_committed", "-f", "%s\n"],
-                       capture_output=True, text=True)
-    if p.returncode != 0:
-        raise SystemExit("kcat: " + p.stderr)
-    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
-
-
-def nrn(i):
-    """A valid national register number (distinct for i < 335,000)."""
-    yymmdd = f"80{1 + (i // 28) % 12:02d}{1 + i % 28:02d}"
-    serial = f"{(i % 997) + 1:03d}"
-    base = int(yymmdd + serial)
-    return yymmdd + serial + f"{97 - base % 97:02d}"
+    return sjtest.consume(BROKERS, topic)
 
 
 def iso(dt):
@@ -285,7 +260,4 @@ for a in reb["arms"]:
         got[f"{a['variant']}|converted"] = a["converted"]
 check(got == counters, f"experiment rebuild: the same numbers from the topics {got}")
 
-if failures:
-    print(f"{len(failures)} checks failed")
-    sys.exit(1)
-print("all checks passed")
+sjtest.finish()

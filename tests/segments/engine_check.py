@@ -43,30 +43,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 
-ENV = {}
-with open(os.environ["SEINTJE_SERVICES_ENV"]) as f:
-    for line in f:
-        if "=" in line and not line.startswith("#"):
-            k, v = line.strip().split("=", 1)
-            ENV[k] = v
+sys.path.insert(0, os.path.join(os.environ["SEINTJE_SOURCE_DIR"], "tests/services"))
+import sjtest  # noqa: E402
+from sjtest import check, failures, nrn  # noqa: E402
+
 BIN = os.environ["SEINTJE_BIN"]
 SRC = os.environ["SEINTJE_SOURCE_DIR"]
-BROKERS = ENV["SEINTJE_TEST_BROKERS"]
-_u = urllib.parse.urlparse(ENV["SEINTJE_TEST_REDIS_URL"])
-REDIS_HOST, REDIS_PORT, REDIS_DB = _u.hostname, str(_u.port or 6379), "11"
-REDIS = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+REDIS_DB = "11"
+BROKERS, REDIS_HOST, REDIS_PORT, REDIS = sjtest.services(REDIS_DB)
 RUN = f"eng-{os.getpid()}-{int(time.time())}"
 WORK = tempfile.mkdtemp(prefix="engine-", dir=os.environ.get("SEINTJE_BUILD_DIR"))
 atexit.register(shutil.rmtree, WORK, True)
-failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def settings(group="segment"):
@@ -103,20 +91,7 @@ def redis(*cmd):
 
 
 def consume(topic):
-    p = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q",
-                        "-X", "isolation.level=read_committed", "-f", "%s\n"],
-                       capture_output=True, text=True)
-    if p.returncode != 0 and "Unknown topic" not in p.stderr:
-        raise SystemExit("kcat: " + p.stderr)
-    return [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
-
-
-def nrn(i):
-    """A valid national register number of someone born 1 Jan 1980 + i days."""
-    yymmdd = f"80{1 + (i // 28) % 12:02d}{1 + i % 28:02d}"
-    serial = f"{(i % 997) + 1:03d}"
-    base = int(yymmdd + serial)
-    return yymmdd + serial + f"{97 - base % 97:02d}"
+    return sjtest.consume(BROKERS, topic, missing_ok=True)
 
 
 seq = [0]
@@ -405,7 +380,4 @@ check(exp_counters() == dict(want_exp, **want_conv) and
       not redis("HGET", f"sj:res:{{{P[HH[7]]}}}:converted", "exp-test").strip(),
       "a goal event after window_days counts nothing")
 
-if failures:
-    print(f"{len(failures)} checks failed")
-    sys.exit(1)
-print("all checks passed")
+sjtest.finish()
